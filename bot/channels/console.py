@@ -1,0 +1,1 @@
+"""Console channel: filled in by the conversation work."""

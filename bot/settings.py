@@ -1,0 +1,82 @@
+"""The only module that reads the environment and `.env`.
+
+Everything else receives a `Settings` instance (or the values it needs) as an argument.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir(name: str) -> Path:
+    """Where `cards/` or `policies/` live: beside the packages in a checkout, or in the wheel's data."""
+    local = REPO_ROOT / name
+    if local.is_dir():
+        return local
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["purelib"]) / "kubeduty_data" / name
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- store ---
+    redis_url: str | None = Field(default=None, description="Redis URL; unset = in-process store (demo only)")
+    key_prefix: str = Field(default="kd", description="Prefix of every Redis key")
+    state_ttl_seconds: int = Field(default=24 * 3600, description="TTL of conversation state")
+
+    # --- kubernetes ---
+    kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig; unset = default loading")
+    kube_context: str | None = Field(default=None, description="Default kubeconfig context (cluster)")
+    kube_timeout_seconds: float = Field(default=10.0, description="Timeout of one Kubernetes API call")
+
+    # --- LLM (any OpenAI-compatible endpoint) ---
+    llm_base_url: str = Field(default="https://openrouter.ai/api/v1", description="OpenAI-compatible base URL")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key; unset = no LLM (rule parser)")
+    llm_model: str = Field(default="google/gemini-2.5-flash", description="Model name")
+    llm_timeout_seconds: float = Field(default=30.0, description="Timeout of one LLM request")
+    llm_max_steps: int = Field(default=6, description="Tool-calling steps per request")
+
+    # --- security ---
+    action_secret: SecretStr = Field(
+        default=SecretStr("kubeduty-demo-secret-change-me"),
+        description="HMAC secret signing button payloads; set a long random value in production",
+    )
+    action_ttl_seconds: int = Field(default=24 * 3600, description="How long a button stays valid")
+    policy_files: list[str] = Field(
+        default_factory=list, description="Policy YAML files; empty = policies/default.yaml"
+    )
+    audit_log_path: str = Field(default="kubeduty-audit.jsonl", description="JSON-lines audit file")
+    approval_ttl_seconds: int = Field(default=15 * 60, description="How long a pending approval stays open")
+
+    # --- MCP ---
+    mcp_config: str | None = Field(default=None, description="YAML/JSON file listing external MCP servers")
+
+    # --- DingTalk (Stream mode) ---
+    dingtalk_client_id: str | None = Field(default=None, description="DingTalk app AppKey / Client ID")
+    dingtalk_client_secret: SecretStr | None = Field(default=None, description="DingTalk app AppSecret")
+    dingtalk_openapi_endpoint: str | None = Field(default=None, description="DingTalk OpenAPI base (SDK's own var)")
+    dingtalk_card_template_id: str | None = Field(default=None, description="DingTalk interactive card template id")
+
+    # --- Feishu / Lark (long connection) ---
+    feishu_app_id: str | None = Field(default=None, description="Feishu app id")
+    feishu_app_secret: SecretStr | None = Field(default=None, description="Feishu app secret")
+    feishu_domain: str = Field(default="https://open.feishu.cn", description="https://open.larksuite.com for Lark")
+
+    # --- misc ---
+    log_level: str = Field(default="INFO", description="Logging level")
+    health_port: int | None = Field(default=None, description="Port for /healthz; unset = no health server")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.llm_api_key is not None and bool(self.llm_api_key.get_secret_value())
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

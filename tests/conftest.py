@@ -1,0 +1,35 @@
+"""Shared fixtures: real Redis (started if none answers), a unique key prefix per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from bot.store import Store, open_store
+from tests.support.redis_server import RedisHandle, ensure_redis
+
+pytest_plugins = ["tests.support.sandbox_fixtures", "tests.support.llm_fixtures"]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisHandle]:
+    handle = ensure_redis()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisHandle) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Store]:
+    """A store on the real Redis with a key prefix of its own, cleaned up afterwards."""
+    prefix = f"kdtest-{uuid.uuid4().hex[:10]}"
+    st = open_store(redis_url, prefix=prefix)
+    yield st
+    await st.delete_pattern(f"{prefix}:*")
+    await st.close()

@@ -1,0 +1,1 @@
+"""Pytest fixtures (plugin module, loaded by tests/conftest.py)."""
