@@ -71,6 +71,42 @@ def sandbox_serve(
     raise typer.Exit(serve(port=port, kubeconfig_out=kubeconfig_out, seed=seed, namespaces=namespaces, pods=pods))
 
 
+@mcp_app.command("serve")
+def mcp_serve(
+    transport: Annotated[str, typer.Option(help="stdio | http")] = "stdio",
+    host: Annotated[str, typer.Option(help="http: address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="http: port")] = 8765,
+    read_only: Annotated[bool, typer.Option("--read-only/--allow-mutations", help="Refuse mutating tools")] = True,
+) -> None:
+    """Expose the built-in Kubernetes tools over MCP."""
+    from tools.mcp_server import serve as serve_mcp
+
+    raise typer.Exit(serve_mcp(transport=transport, host=host, port=port, read_only=read_only))
+
+
+@policy_app.command("check")
+def policy_check(
+    files: Annotated[list[Path] | None, typer.Argument(help="Policy files; default: configured")] = None,
+) -> None:
+    """Validate policy files; print each problem with file, line and reason."""
+    from bot.policy.cli import check
+
+    raise typer.Exit(check(files or []))
+
+
+@policy_app.command("explain")
+def policy_explain(
+    request: Annotated[str, typer.Argument(help="The request, e.g. '/scale dev/cart-service-v1 3'")],
+    user: Annotated[str, typer.Option(help="platform:user_id, e.g. feishu:ou_123")],
+    chat: Annotated[str, typer.Option(help="platform:chat_id, e.g. feishu:oc_456")],
+    files: Annotated[list[Path] | None, typer.Option("--file", help="Policy files; default: configured")] = None,
+) -> None:
+    """Print the decision for a request and the rule that made it."""
+    from bot.policy.cli import explain
+
+    raise typer.Exit(explain(request=request, user=user, chat=chat, files=files or []))
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,89 @@
+"""The seam between the conversation engine and the safety layer (policy + approvals + audit).
+
+The engine asks the gate before every read, hands it every mutating call, and forwards it the button actions it
+owns. The real implementation lives in `bot.approvals`; `ReadOnlyGate` is the safe fallback (reads allowed,
+every mutation refused) used until policy files are loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.core.actions import Action
+from bot.core.events import Conversation, Sender
+from bot.core.i18n import Lang, tr
+from bot.core.responder import Responder
+from bot.render.model import Card, Markdown, Tone
+from bot.tooling.types import ToolCall, ToolInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, where."""
+
+    conversation: Conversation
+    sender: Sender
+
+    @property
+    def subject(self) -> str:
+        return self.sender.subject(self.conversation.platform)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    reason: str = ""  # user-facing, in the caller's language, when not allowed
+    rule: str = ""  # which policy rule decided (for audit / explain)
+
+
+class Gate(Protocol):
+    """Implemented by `bot.approvals`. `action_ops` are the button ops the engine forwards to `on_action`."""
+
+    action_ops: frozenset[str]
+
+    async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict: ...
+
+    async def propose(self, caller: Caller, call: ToolCall, tool: ToolInfo, responder: Responder, lang: Lang) -> None:
+        """A fully specified mutating call: refuse, or post a confirmation card (dry-run preview)."""
+
+    async def on_action(
+        self, caller: Caller, action: Action, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        """Confirm / cancel / approve clicks on the cards `propose` posted."""
+
+
+class ReadOnlyGate:
+    """Reads allowed (Secrets never), mutations refused: the safe default without policy files."""
+
+    action_ops: frozenset[str] = frozenset()
+
+    async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict:
+        if tool.resource == "secrets":
+            return Verdict(
+                False, tr(lang, "不允许读取 Secret。", "Reading Secrets is not allowed."), "builtin:no-secrets"
+            )
+        return Verdict(True, rule="builtin:read-only")
+
+    async def propose(self, caller: Caller, call: ToolCall, tool: ToolInfo, responder: Responder, lang: Lang) -> None:
+        await responder.send(
+            Card(
+                title=tr(lang, "只读模式", "Read-only mode"),
+                tone=Tone.WARNING,
+                blocks=(
+                    Markdown(
+                        tr(
+                            lang,
+                            "`{tool}` 会修改集群，但当前没有加载任何授权策略，所以我不会执行它。",
+                            "`{tool}` changes the cluster, and no permission policy is loaded, so I won't run it.",
+                            tool=tool.name,
+                        )
+                    ),
+                ),
+            )
+        )
+
+    async def on_action(
+        self, caller: Caller, action: Action, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        await responder.toast(tr(lang, "这个操作已失效。", "This action is no longer valid."))
