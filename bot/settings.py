@@ -5,6 +5,7 @@ Everything else receives a `Settings` instance (or the values it needs) as an ar
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -24,7 +25,10 @@ def data_dir(name: str) -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # KUBEDUTY_ENV_FILE lets tests (and packagers) point away from a developer's own `.env`.
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get("KUBEDUTY_ENV_FILE", ".env"), env_file_encoding="utf-8", extra="ignore"
+    )
 
     # --- store ---
     redis_url: str | None = Field(default=None, description="Redis URL; unset = in-process store (demo only)")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Tests never read a developer's `.env` (it may hold a real LLM key or IM credentials).
+os.environ["KUBEDUTY_ENV_FILE"] = os.devnull
+
 import uuid
 from collections.abc import AsyncIterator, Iterator
 

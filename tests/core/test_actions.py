@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.core.actions import MAX_PAYLOAD_CHARS, Action, ActionCodec, InvalidPayload, PayloadError
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+CHAT = "feishu:oc_team"
+
+
+def test_a_payload_round_trips_in_the_chat_it_was_issued_for() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    action = Action("run", {"tool": "pod_logs", "args": {"namespace": "dev", "pod": "cart-v2"}})
+    assert codec.decode(codec.encode(action, CHAT), CHAT) == action
+
+
+def test_an_altered_payload_is_refused_as_forged() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    payload = codec.encode(Action("run", {"tool": "list_pods"}), CHAT)
+    body, mac = payload.split(".")
+    tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+    with pytest.raises(InvalidPayload) as err:
+        codec.decode(tampered, CHAT)
+    assert err.value.reason in (PayloadError.FORGED, PayloadError.MALFORMED)
+
+
+def test_a_payload_signed_with_another_secret_is_refused_as_forged() -> None:
+    payload = ActionCodec("other", ttl_seconds=60).encode(Action("run"), CHAT)
+    with pytest.raises(InvalidPayload) as err:
+        ActionCodec("s3cret", ttl_seconds=60).decode(payload, CHAT)
+    assert err.value.reason is PayloadError.FORGED
+
+
+def test_a_payload_from_another_chat_is_refused_as_foreign() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    payload = codec.encode(Action("run"), CHAT)
+    with pytest.raises(InvalidPayload) as err:
+        codec.decode(payload, "feishu:oc_other")
+    assert err.value.reason is PayloadError.FOREIGN
+
+
+def test_a_payload_past_its_expiry_is_refused_as_expired() -> None:
+    clock = Clock()
+    codec = ActionCodec("s3cret", ttl_seconds=60, clock=clock)
+    payload = codec.encode(Action("run"), CHAT)
+    clock.now += 61
+    with pytest.raises(InvalidPayload) as err:
+        codec.decode(payload, CHAT)
+    assert err.value.reason is PayloadError.EXPIRED
+
+
+@pytest.mark.parametrize("garbage", ["", "no-dot", "a.b.c", "!!!.???", "x" * (MAX_PAYLOAD_CHARS + 1)])
+def test_garbage_payloads_are_refused_without_raising_anything_else(garbage: str) -> None:
+    with pytest.raises(InvalidPayload):
+        ActionCodec("s3cret", ttl_seconds=60).decode(garbage, CHAT)
+
+
+def test_an_oversized_action_cannot_be_encoded() -> None:
+    with pytest.raises(InvalidPayload) as err:
+        ActionCodec("s3cret", ttl_seconds=60).encode(Action("run", {"blob": "x" * 5000}), CHAT)
+    assert err.value.reason is PayloadError.TOO_LONG
