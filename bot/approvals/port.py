@@ -52,6 +52,9 @@ class Gate(Protocol):
     ) -> None:
         """Confirm / cancel / approve clicks on the cards `propose` posted."""
 
+    async def audit_card(self, caller: Caller, n: int, lang: Lang) -> Card:
+        """`/audit [n]`: the newest `n` audit entries of this chat, for callers the policy lets read audit."""
+
 
 class ReadOnlyGate:
     """Reads allowed (Secrets never), mutations refused: the safe default without policy files."""
@@ -87,3 +90,18 @@ class ReadOnlyGate:
         self, caller: Caller, action: Action, responder: Responder, lang: Lang, message_ref: str | None
     ) -> None:
         await responder.toast(tr(lang, "这个操作已失效。", "This action is no longer valid."))
+
+    async def audit_card(self, caller: Caller, n: int, lang: Lang) -> Card:
+        return Card(
+            title=tr(lang, "审计记录", "Audit log"),
+            tone=Tone.WARNING,
+            blocks=(
+                Markdown(
+                    tr(
+                        lang,
+                        "当前没有加载授权策略，所以没有审计记录可看。",
+                        "No permission policy is loaded, so there is no audit log to show.",
+                    )
+                ),
+            ),
+        )

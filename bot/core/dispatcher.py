@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.core.cards import Card, Markdown, Tone
 from bot.core.events import CardActionEvent, InboundEvent, MessageEvent, state_key
 from bot.core.i18n import Lang, detect_lang, tr
 from bot.core.responder import Responder
 from bot.core.tasks import TaskTracker
-from bot.render.model import Card, Markdown, Tone
 from bot.store import Store
 
 log = logging.getLogger(__name__)

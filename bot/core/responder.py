@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.render.model import Card
+from bot.core.cards import Card
 
 
 class Responder(Protocol):

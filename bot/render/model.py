@@ -1,107 +1,35 @@
-"""Platform-neutral card view models.
+"""Card view models. They live in `bot.core.cards` (the `Responder` port needs them); this is the public name."""
 
-Handlers build these; `bot.render` turns them into console text, DingTalk cards or Feishu card JSON. Pure data.
-"""
+from bot.core.cards import (
+    TRUNCATED_EN,
+    TRUNCATED_ZH,
+    Block,
+    Button,
+    ButtonStyle,
+    Card,
+    Code,
+    Fields,
+    Markdown,
+    Note,
+    Table,
+    Tone,
+    bound_tail,
+    bound_text,
+)
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from enum import StrEnum
-
-from bot.core.actions import Action
-
-
-class Tone(StrEnum):
-    INFO = "info"
-    SUCCESS = "success"
-    WARNING = "warning"
-    DANGER = "danger"
-
-
-class ButtonStyle(StrEnum):
-    DEFAULT = "default"
-    PRIMARY = "primary"
-    DANGER = "danger"
-
-
-@dataclass(frozen=True, slots=True)
-class Markdown:
-    """Light markdown: **bold**, `code`, line breaks, `- ` lists."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Fields:
-    """Key/value pairs shown as a compact grid."""
-
-    items: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    truncated: str | None = None  # e.g. "showing 20 of 153"; renderers show it visibly
-
-
-@dataclass(frozen=True, slots=True)
-class Code:
-    """Preformatted text (logs, YAML)."""
-
-    text: str
-    truncated: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """A tip or warning line."""
-
-    text: str
-    tone: Tone = Tone.INFO
-
-
-Block = Markdown | Fields | Table | Code | Note
-
-
-@dataclass(frozen=True, slots=True)
-class Button:
-    label: str
-    action: Action
-    style: ButtonStyle = ButtonStyle.DEFAULT
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    title: str
-    blocks: tuple[Block, ...] = ()
-    buttons: tuple[Button, ...] = ()
-    tone: Tone = Tone.INFO
-    footer: str | None = None
-    # Free-text entry offered with the buttons (e.g. "or type a namespace"); platforms that have an input box show it.
-    input_hint: str | None = None
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-TRUNCATED_ZH = "…（已截断）"
-TRUNCATED_EN = "… (truncated)"
-
-
-def bound_text(text: str, limit: int, marker: str = TRUNCATED_EN) -> tuple[str, bool]:
-    """Cut `text` to at most `limit` characters including a visible marker. Returns (text, was_cut)."""
-    if len(text) <= limit:
-        return text, False
-    keep = max(0, limit - len(marker) - 1)
-    return text[:keep].rstrip() + "\n" + marker, True
-
-
-def bound_tail(text: str, limit: int, marker: str = TRUNCATED_EN) -> tuple[str, bool]:
-    """Like `bound_text` but keeps the END (for logs: the newest lines matter most)."""
-    if len(text) <= limit:
-        return text, False
-    keep = max(0, limit - len(marker) - 1)
-    cut = text[-keep:] if keep else ""
-    nl = cut.find("\n")
-    if 0 <= nl < len(cut) - 1:
-        cut = cut[nl + 1 :]  # start at a whole line
-    return marker + "\n" + cut, True
+__all__ = [
+    "TRUNCATED_EN",
+    "TRUNCATED_ZH",
+    "Block",
+    "Button",
+    "ButtonStyle",
+    "Card",
+    "Code",
+    "Fields",
+    "Markdown",
+    "Note",
+    "Table",
+    "Tone",
+    "bound_tail",
+    "bound_text",
+]

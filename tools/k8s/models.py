@@ -140,6 +140,8 @@ class ContainerBrief(BaseModel):
     restarts: int = 0
     state: str = ""  # running | waiting | terminated
     reason: str = ""  # CrashLoopBackOff, OOMKilled, ImagePullBackOff ...
+    last_reason: str = ""  # reason of the previous termination (OOMKilled, Error ...), when it restarted
+    last_exit_code: int | None = None
 
 
 class PodSummary(BaseModel):
@@ -310,6 +312,7 @@ class ClusterOverview(Result):
     unhealthy_pods: list[UnhealthyPod]
     deployments_total: int = 0
     deployments_unavailable: list[LaggingDeployment]
+    truncated: bool = False  # more unhealthy pods / lagging deployments exist than listed
 
 
 class Finding(BaseModel):
@@ -334,6 +337,7 @@ class WorkloadHealth(Result):
     findings: list[Finding]
     logs: dict[str, list[str]] = {}  # pod/container -> tail of logs of failing containers (previous when crashed)
     healthy: bool
+    truncated: bool = False  # more pods / events / findings / failing containers exist than listed
 
 
 class ChangePreview(Result):

@@ -1,9 +1,37 @@
-"""`kubeduty sandbox serve`: filled in by the sandbox work."""
+"""`kubeduty sandbox serve`: run the sandbox cluster in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
+import signal
+import sys
+import threading
 from pathlib import Path
+from types import FrameType
+
+from tools.sandbox.handle import start_sandbox_thread
 
 
 def serve(*, port: int, kubeconfig_out: Path | None, seed: str, namespaces: int, pods: int) -> int:
-    raise NotImplementedError
+    try:
+        handle = start_sandbox_thread(seed=seed, port=port, namespaces=namespaces, pods=pods)
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"sandbox: cannot start: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        kubeconfig = handle.write_kubeconfig(kubeconfig_out) if kubeconfig_out else handle.kubeconfig_path
+        print(f"sandbox cluster ({seed}) listening on {handle.url}", flush=True)
+        print(f"kubeconfig: {kubeconfig}  (kubectl --kubeconfig {kubeconfig} get pods -A)", flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("sandbox: stopping", flush=True)
+    finally:
+        handle.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

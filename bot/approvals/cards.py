@@ -1,0 +1,292 @@
+"""Cards of the safety layer: refusals, confirmation (dry-run preview), progress, outcome, audit. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.approvals.record import ApprovalRecord
+from bot.core.actions import Action
+from bot.core.i18n import Lang, tr
+from bot.policy import CallFacts, Decision, Why
+from bot.render.model import (
+    TRUNCATED_EN,
+    TRUNCATED_ZH,
+    Block,
+    Button,
+    ButtonStyle,
+    Card,
+    Code,
+    Fields,
+    Markdown,
+    Note,
+    Table,
+    Tone,
+    bound_text,
+)
+from tools.redact import mask_text
+
+CONFIRM = "approval.confirm"
+CANCEL = "approval.cancel"
+
+VALUE_LIMIT = 200  # one field value on a card
+TEXT_LIMIT = 1500  # an error or tool text on a card
+MAX_CHANGES = 12  # before -> after lines on a card
+
+
+def _b(lang: Lang | str, text: str, limit: int = VALUE_LIMIT) -> str:
+    # Defence in depth: tools redact, and we mask again before anything reaches a chat.
+    marker = TRUNCATED_ZH if str(lang) == "zh" else TRUNCATED_EN
+    return bound_text(mask_text(text), limit, marker)[0]
+
+
+def where(lang: Lang | str, f: CallFacts) -> str:
+    ns = f.namespace or tr(lang, "（集群级 / 全部命名空间）", "(cluster scope / all namespaces)")
+    return tr(lang, "集群 `{c}` 命名空间 `{n}`", "cluster `{c}`, namespace `{n}`", c=f.cluster, n=ns)
+
+
+def missing_permission(lang: Lang | str, f: CallFacts) -> str:
+    return tr(
+        lang,
+        "对 `{r}` 执行 `{v}`（工具 `{t}`），{w}",
+        "`{v}` on `{r}` (tool `{t}`) in {w}",
+        v=f.verb,
+        r=f.resource or f.tool,
+        t=f.tool,
+        w=where(lang, f),
+    )
+
+
+def refusal_text(lang: Lang | str, f: CallFacts, d: Decision) -> str:
+    if d.why is Why.CHAT_NOT_ALLOWED:
+        return tr(
+            lang,
+            "这个群没有开通 KubeDuty 的权限（或你在这里没有任何角色），请联系管理员把群加入策略文件。",
+            "KubeDuty is not enabled for you in this chat (no role here); ask an admin to add the chat to the policy.",
+        )
+    if d.why is Why.DENIED_BY_RULE:
+        return tr(
+            lang,
+            "策略规则 `{rule}` 禁止：{what}。",
+            "Policy rule `{rule}` forbids: {what}.",
+            rule=d.rule,
+            what=missing_permission(lang, f),
+        )
+    return tr(
+        lang,
+        "你缺少权限：{what}。你在这里的角色：{roles}。",
+        "You are missing the permission: {what}. Your roles here: {roles}.",
+        what=missing_permission(lang, f),
+        roles=", ".join(d.roles) or "-",
+    )
+
+
+def refusal_card(lang: Lang | str, f: CallFacts, d: Decision) -> Card:
+    return Card(
+        title=tr(lang, "没有权限", "Not allowed"),
+        tone=Tone.DANGER,
+        blocks=(
+            Markdown(refusal_text(lang, f, d)),
+            Note(tr(lang, "集群没有任何改动。", "Nothing in the cluster was changed.")),
+        ),
+    )
+
+
+def dry_run_error_card(lang: Lang | str, f: CallFacts, code: str | None, error: str) -> Card:
+    head = {
+        "not_found": tr(lang, "找不到要修改的对象。", "The object to change was not found."),
+        "invalid": tr(lang, "参数不对。", "The arguments are not valid."),
+        "forbidden": tr(lang, "集群拒绝了这个操作（RBAC）。", "The cluster refused this (RBAC)."),
+        "unavailable": tr(lang, "集群暂时连不上。", "The cluster is not reachable right now."),
+    }.get(code or "", tr(lang, "预演（dry run）失败了。", "The dry run failed."))
+    return Card(
+        title=tr(lang, "无法预演这个改动", "Cannot preview this change"),
+        tone=Tone.DANGER,
+        blocks=(
+            Markdown(f"{head} {where(lang, f)}"),
+            Code(_b(lang, error or "-", TEXT_LIMIT)),
+            Note(tr(lang, "没有创建审批，集群没有任何改动。", "No approval was created; nothing was changed.")),
+        ),
+    )
+
+
+def _object(call_args: dict[str, Any], preview: dict[str, Any] | None) -> str:
+    if preview and preview.get("name"):
+        return f"{preview.get('kind') or ''}/{preview['name']}".lstrip("/")
+    for key in ("deployment", "statefulset", "pod", "node", "name"):
+        if call_args.get(key):
+            return f"{key}/{call_args[key]}"
+    return "-"
+
+
+def change_blocks(lang: Lang | str, rec: ApprovalRecord) -> tuple[Block, ...]:
+    f, p, args = rec.facts, rec.preview, rec.call.args
+    items: list[tuple[str, str]] = [
+        (tr(lang, "集群", "Cluster"), _b(lang, f.cluster)),
+        (tr(lang, "命名空间", "Namespace"), _b(lang, f.namespace or "-")),
+        (tr(lang, "对象", "Object"), _b(lang, _object(args, p))),
+        (tr(lang, "操作", "Action"), _b(lang, str((p or {}).get("action") or f.verb))),
+        (tr(lang, "风险", "Risk"), f.risk),
+    ]
+    blocks: list[Block] = [Fields(tuple(items))]
+    if p is not None:
+        before, after = p.get("before") or {}, p.get("after") or {}
+        keys = list(dict.fromkeys([*before, *after]))
+        rows = tuple(
+            (_b(lang, str(k), 60), _b(lang, str(before.get(k, "-"))), _b(lang, str(after.get(k, "-"))))
+            for k in keys[:MAX_CHANGES]
+        )
+        more = (
+            tr(lang, "只显示 {n} / {t} 项", "showing {n} of {t}", n=MAX_CHANGES, t=len(keys))
+            if len(keys) > MAX_CHANGES
+            else None
+        )
+        if rows:
+            cols = (tr(lang, "字段", "Field"), tr(lang, "之前", "Before"), tr(lang, "之后", "After"))
+            blocks.append(Table(cols, rows, truncated=more))
+        if p.get("summary"):
+            blocks.append(Markdown(_b(lang, str(p["summary"]), 400)))
+    else:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(args.items()) if k != "dry_run")
+        blocks.append(
+            Markdown(tr(lang, "此工具不支持预演，将按以下参数执行：", "This tool has no dry run; it will run with:"))
+        )
+        blocks.append(Code(_b(lang, shown or "-", TEXT_LIMIT)))
+    return tuple(blocks)
+
+
+def _who(rec: ApprovalRecord) -> str:
+    return rec.requester_name or rec.requester
+
+
+def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Card:
+    blocks = list(change_blocks(lang, rec))
+    if rec.needed:
+        blocks.append(
+            Note(
+                tr(
+                    lang,
+                    "需要 {n} 位其他人（角色：{roles}）批准，发起人 {who} 不能自己批准。已批准：{done}/{n}{names}",
+                    "Needs {n} approval(s) by someone else holding {roles}; the requester {who} cannot approve. "
+                    "Approved: {done}/{n}{names}",
+                    n=rec.needed,
+                    roles=" / ".join(rec.approver_roles),
+                    who=_who(rec),
+                    done=rec.count,
+                    names=f" ({', '.join(rec.approvals)})" if rec.approvals else "",
+                ),
+                Tone.WARNING,
+            )
+        )
+        confirm_label = tr(lang, "批准并执行", "Approve")
+    else:
+        blocks.append(
+            Note(tr(lang, "只有发起人 {who} 可以确认。", "Only the requester {who} can confirm.", who=_who(rec)))
+        )
+        confirm_label = tr(lang, "确认执行", "Confirm")
+    return Card(
+        title=tr(lang, "确认改动：{t}", "Confirm change: {t}", t=rec.call.tool),
+        tone=Tone.WARNING,
+        blocks=tuple(blocks),
+        buttons=(
+            Button(confirm_label, Action(CONFIRM, {"id": rec.id}), ButtonStyle.PRIMARY),
+            Button(tr(lang, "取消", "Cancel"), Action(CANCEL, {"id": rec.id}), ButtonStyle.DANGER),
+        ),
+        footer=tr(
+            lang,
+            "{m} 分钟内有效 · 只会执行这一次，且正是上面这个调用 · 审批号 {id}",
+            "Valid for {m} min · runs exactly this call, once · approval {id}",
+            m=ttl_minutes,
+            id=rec.id[:8],
+        ),
+        meta={"approval_id": rec.id},
+    )
+
+
+def outcome_card(
+    lang: Lang | str, rec: ApprovalRecord, *, ok: bool, by: str, detail: dict[str, Any] | None, text: str
+) -> Card:
+    approved = ", ".join(rec.approvals) if rec.approvals else by
+    blocks: list[Block] = [
+        Fields(
+            (
+                (tr(lang, "发起人", "Requested by"), _who(rec)),
+                (tr(lang, "批准 / 确认", "Approved / confirmed by"), _b(lang, approved)),
+            )
+        ),
+        *change_blocks(lang, rec)[:1],
+    ]
+    if ok:
+        if detail and (detail.get("after") or detail.get("summary")):
+            before = detail.get("before") or {}
+            changed = [
+                f"- `{k}`: {before.get(k, '-')} → {v}"
+                for k, v in list((detail.get("after") or {}).items())[:MAX_CHANGES]
+            ]
+            text = "\n".join([str(detail.get("summary") or ""), *changed]).strip()
+            blocks.append(Markdown(_b(lang, text, 600)))
+        elif text:
+            blocks.append(Code(_b(lang, text, TEXT_LIMIT)))
+    else:
+        blocks.append(Markdown(tr(lang, "Kubernetes API 返回错误：", "The Kubernetes API returned an error:")))
+        blocks.append(Code(_b(lang, text or "-", TEXT_LIMIT)))
+    return Card(
+        title=(
+            tr(lang, "已执行：{t}", "Done: {t}", t=rec.call.tool)
+            if ok
+            else tr(lang, "执行失败：{t}", "Failed: {t}", t=rec.call.tool)
+        ),
+        tone=Tone.SUCCESS if ok else Tone.DANGER,
+        blocks=tuple(blocks),
+        footer=tr(lang, "审批号 {id}", "approval {id}", id=rec.id[:8]),
+        meta={"approval_id": rec.id},
+    )
+
+
+def closed_card(lang: Lang | str, rec: ApprovalRecord, *, cancelled_by: str | None) -> Card:
+    if cancelled_by:
+        title = tr(lang, "已取消：{t}", "Cancelled: {t}", t=rec.call.tool)
+        note = tr(
+            lang, "{who} 取消了这个改动，集群没有改动。", "{who} cancelled it; nothing was changed.", who=cancelled_by
+        )
+    else:
+        title = tr(lang, "已过期：{t}", "Expired: {t}", t=rec.call.tool)
+        note = tr(
+            lang, "审批已过期，集群没有改动。请重新发起。", "The approval expired; nothing was changed. Ask again."
+        )
+    return Card(
+        title=title,
+        tone=Tone.INFO,
+        blocks=(*change_blocks(lang, rec)[:1], Note(note)),
+        footer=tr(lang, "审批号 {id}", "approval {id}", id=rec.id[:8]),
+        meta={"approval_id": rec.id},
+    )
+
+
+def audit_table(lang: Lang | str, rows: list[dict[str, str]], n: int) -> Card:
+    cols = (
+        tr(lang, "时间", "Time"),
+        tr(lang, "用户", "User"),
+        tr(lang, "事件", "Event"),
+        tr(lang, "请求", "Request"),
+        tr(lang, "结果", "Decision / result"),
+    )
+    body = tuple(
+        (
+            r.get("time", "")[5:19].replace("T", " "),
+            _b(lang, r.get("user", ""), 40),
+            r.get("event", ""),
+            _b(lang, r.get("request", ""), 80),
+            _b(lang, " ".join(x for x in (r.get("decision", ""), r.get("result", "")) if x), 80),
+        )
+        for r in rows
+    )
+    blocks: list[Block] = [
+        Table(
+            cols,
+            body,
+            truncated=tr(lang, "最新 {n} 条", "newest {n}", n=len(rows)) if len(rows) >= n else None,
+        )
+    ]
+    if not rows:
+        blocks = [Markdown(tr(lang, "这个群还没有审计记录。", "No audit entries for this chat yet."))]
+    return Card(title=tr(lang, "审计记录", "Audit log"), blocks=tuple(blocks))

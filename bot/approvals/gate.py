@@ -1,0 +1,530 @@
+"""The policy gate: decides reads, turns mutations into dry-run previews and approval records, and runs a
+stored call exactly once when the right people click.
+
+Safety properties (each one tested in tests/approvals):
+- nothing mutates from `propose`: the requester (or approvers) must click; the LLM never clicks;
+- the clicker is checked against policy at click time; the requester never approves their own change;
+- what runs is the stored call, verified against its hash, never a re-parse of text or button args;
+- every state move is a compare-and-set, so double clicks, concurrent approvers, redelivered callbacks and
+  racing replicas run the call at most once; late clicks get a toast and change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from bot.approvals import cards
+from bot.approvals.audit import AuditEntry, AuditLog
+from bot.approvals.port import Caller, Verdict
+from bot.approvals.record import (
+    APPROVED,
+    CANCELLED,
+    EXECUTED,
+    EXPIRED,
+    FAILED,
+    ID_RE,
+    PENDING,
+    ApprovalRecord,
+    TamperedRecord,
+    pending_status,
+)
+from bot.approvals.storage import RecordStore
+from bot.core.actions import Action, ActionCodec
+from bot.core.i18n import Lang, tr
+from bot.core.responder import Responder
+from bot.policy import (
+    CallFacts,
+    Decision,
+    Effect,
+    Policy,
+    decide,
+    decide_approval,
+    impersonation_for,
+    normalise,
+)
+from bot.render.model import Card
+from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome
+
+log = logging.getLogger(__name__)
+
+FINAL_TTL_SECONDS = 24 * 3600  # finished records stay a day so late clicks get a clear answer
+AUDIT_MAX = 50
+CAS_ATTEMPTS = 8  # approvals racing on one record: each loser re-reads and tries again
+MAX_PREVIEW_CHARS = 16_000
+
+
+class ToolRunner(Protocol):
+    """What the gate needs of `bot.tooling.gateway.ToolGateway`."""
+
+    async def call(
+        self, call: ToolCall, *, impersonate_user: str | None = None, impersonate_groups: Sequence[str] = ()
+    ) -> ToolOutcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Clicked:
+    rec: ApprovalRecord
+    key: str
+
+
+_KIND_ARGS = ("kind", "resource", "resource_type", "resourceType", "type")
+
+
+def _touches_secrets(f: CallFacts, call: ToolCall) -> bool:
+    """Secrets are never read through the bot: by our tools' resource, or by a generic (MCP) tool's kind."""
+    if f.resource.split("/")[0].lower() in ("secret", "secrets"):
+        return True
+    for k in _KIND_ARGS:
+        v = call.args.get(k)
+        if isinstance(v, str) and v.strip().lower() in ("secret", "secrets", "v1/secret", "v1/secrets"):
+            return True
+    return False
+
+
+def _request_text(call: ToolCall) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in sorted(call.args.items()) if k != "dry_run")
+    return f"{call.tool}({args})"
+
+
+class PolicyGate:
+    action_ops: frozenset[str] = frozenset({cards.CONFIRM, cards.CANCEL})
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        store: RecordStore,
+        gateway: ToolRunner,
+        audit: AuditLog,
+        codec: ActionCodec | None = None,
+        default_cluster: str = "default",
+        approval_ttl_seconds: int = 15 * 60,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self._store = store
+        self._gateway = gateway
+        self.audit = audit
+        self._codec = codec  # button payloads are verified by the dispatcher; kept for the card renderers
+        self._cluster = default_cluster
+        self._ttl = approval_ttl_seconds
+        self._clock = clock
+
+    # ------------------------------------------------------------------ facts
+    def facts(self, tool: ToolInfo, call: ToolCall) -> CallFacts:
+        args = call.args
+        cluster = args.get("cluster") or self._cluster
+        namespace = args.get("namespace") or ""
+        return normalise(
+            CallFacts(
+                tool=tool.name,
+                verb=tool.verb,
+                resource=tool.resource,
+                cluster=str(cluster),
+                namespace=str(namespace) if tool.resource != "nodes" else "",
+                risk=tool.risk,
+                mutates=tool.mutates,
+            )
+        )
+
+    async def _audit(self, caller: Caller, event: str, request: str, **kw: str) -> None:
+        try:
+            await self.audit.record(
+                AuditEntry(
+                    event=event,
+                    platform=caller.conversation.platform.value,
+                    chat=caller.conversation.chat_key,
+                    user=caller.subject,
+                    request=request,
+                    **kw,
+                )
+            )
+        except Exception:
+            log.exception("audit write failed")
+
+    # ------------------------------------------------------------------ reads
+    async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict:
+        f = self.facts(tool, call)
+        request = _request_text(call)
+        if _touches_secrets(f, call):
+            await self._audit(caller, "read", request, decision="deny", rule="builtin:no-secrets")
+            return Verdict(
+                False, tr(lang, "不允许读取 Secret。", "Reading Secrets is not allowed."), "builtin:no-secrets"
+            )
+        if f.mutates:
+            return Verdict(
+                False,
+                tr(
+                    lang,
+                    "这个工具会修改集群，需要确认后才能执行。",
+                    "This tool changes the cluster; it needs a confirmation.",
+                ),
+                "builtin:mutation-needs-propose",
+            )
+        d = decide(self.policy, caller.subject, caller.conversation.chat_key, f)
+        await self._audit(caller, "read", request, decision=d.effect.value, rule=d.rule)
+        if d.effect is Effect.ALLOW:
+            return Verdict(True, rule=d.rule)
+        return Verdict(False, cards.refusal_text(lang, f, d), d.rule or d.why.value)
+
+    # ------------------------------------------------------------------ propose
+    async def propose(self, caller: Caller, call: ToolCall, tool: ToolInfo, responder: Responder, lang: Lang) -> None:
+        # The user (or LLM) never chooses dry_run: the preview forces it on, the stored call forces it off.
+        user_args = {k: v for k, v in call.args.items() if k != "dry_run"}
+        has_dry_run = "dry_run" in tool.properties
+        run_call = ToolCall(call.tool, {**user_args, "dry_run": False} if has_dry_run else user_args)
+        f = self.facts(tool, run_call)
+        request = _request_text(run_call)
+        d = decide(self.policy, caller.subject, caller.conversation.chat_key, f)
+        if d.effect is Effect.DENY:
+            await self._audit(caller, "refuse", request, decision="deny", rule=d.rule, result=d.reason)
+            await responder.send(cards.refusal_card(lang, f, d))
+            return
+        preview: dict[str, Any] | None = None
+        if has_dry_run:
+            outcome = await self._run(ToolCall(call.tool, {**user_args, "dry_run": True}), caller.subject)
+            if not outcome.ok:
+                await self._audit(
+                    caller,
+                    "propose",
+                    request,
+                    decision=d.effect.value,
+                    rule=d.rule,
+                    call_hash=run_call.digest(),
+                    result=f"dry run failed: {outcome.error_code}: {outcome.error}",
+                )
+                await responder.send(cards.dry_run_error_card(lang, f, outcome.error_code, outcome.error or ""))
+                return
+            preview = outcome.data
+            if preview is not None and len(json.dumps(preview, default=str)) > MAX_PREVIEW_CHARS:
+                # an external tool's oversized preview: keep the record small, say so on the card
+                preview = {"summary": "(preview too large to show; truncated)"}
+        rec = self._new_record(caller, run_call, f, d, lang, preview)
+        key = self._store.keys.approval(rec.id)
+        if not await self._store.create_record(key, rec.fields(), ttl=self._ttl):
+            raise RuntimeError("approval id collision")  # 128 random bits: not expected to happen
+        ref = await responder.send(cards.confirm_card(lang, rec, max(1, self._ttl // 60)))
+        if ref:
+            await self._store.update_record(key, {"card_ref": ref})
+        await self._audit(
+            caller,
+            "propose",
+            request,
+            decision=d.effect.value,
+            rule=d.rule,
+            call_hash=rec.digest,
+            approval_id=rec.id,
+            result=f"needs {rec.needed} approval(s)" if rec.needed else "awaiting requester's confirmation",
+        )
+
+    def _new_record(
+        self, caller: Caller, call: ToolCall, f: CallFacts, d: Decision, lang: Lang, preview: dict[str, Any] | None
+    ) -> ApprovalRecord:
+        now = self._clock()
+        needed = d.required_approvals if d.effect is Effect.APPROVAL else 0
+        return ApprovalRecord(
+            id=secrets.token_hex(16),
+            status=PENDING,
+            call=call,
+            digest=call.digest(),
+            facts=f,
+            requester=caller.subject,
+            requester_name=caller.sender.name,
+            platform=caller.conversation.platform.value,
+            chat=caller.conversation.chat_key,
+            needed=needed,
+            approver_roles=d.approvers,
+            approvals=(),
+            rule=d.rule,
+            created=now,
+            expires_at=now + self._ttl,
+            lang=lang.value,
+            preview=preview,
+        )
+
+    async def _run(self, call: ToolCall, requester: str) -> ToolOutcome:
+        # The change runs as the requester's mapped Kubernetes identity (if the policy maps one), so the
+        # cluster's own RBAC is a second fence behind this policy. Approvers lend approval, not identity.
+        imp = impersonation_for(self.policy, requester)
+        try:
+            if imp is None:
+                return await self._gateway.call(call)
+            return await self._gateway.call(call, impersonate_user=imp.user, impersonate_groups=imp.groups)
+        except Exception as exc:
+            log.exception("tool gateway raised for %s", call.tool)
+            return ToolOutcome(ok=False, error_code="failed", error=f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ clicks
+    async def on_action(
+        self, caller: Caller, action: Action, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        clicked = await self._load(caller, action, responder, lang)
+        if clicked is None:
+            return
+        if action.op == cards.CANCEL:
+            await self._cancel(caller, clicked, responder, lang, message_ref)
+        elif action.op == cards.CONFIRM:
+            await self._confirm(caller, clicked, responder, lang, message_ref)
+        else:
+            await responder.toast(tr(lang, "这个操作已失效。", "This action is no longer valid."))
+
+    async def _load(self, caller: Caller, action: Action, responder: Responder, lang: Lang) -> _Clicked | None:
+        approval_id = action.args.get("id")
+        if not isinstance(approval_id, str) or not ID_RE.match(approval_id):
+            await responder.toast(tr(lang, "这个按钮无效。", "This button is not valid."))
+            return None
+        key = self._store.keys.approval(approval_id)
+        raw = await self._store.get_record(key)
+        if raw is None:
+            await responder.toast(
+                tr(
+                    lang,
+                    "这个审批已过期或不存在，没有执行任何操作。",
+                    "This approval has expired or does not exist; nothing ran.",
+                )
+            )
+            return None
+        try:
+            rec = ApprovalRecord.parse(raw)
+        except TamperedRecord as exc:
+            await self._audit(
+                caller, "tamper", approval_id, decision="refused", approval_id=approval_id, result=str(exc)
+            )
+            await responder.toast(
+                tr(
+                    lang,
+                    "这个审批记录校验失败，不会执行。",
+                    "This approval failed its integrity check; it will not run.",
+                )
+            )
+            return None
+        if rec.chat != caller.conversation.chat_key:
+            await responder.toast(tr(lang, "这个按钮不属于这个群。", "This button belongs to another chat."))
+            return None
+        return _Clicked(rec, key)
+
+    async def _update(self, responder: Responder, message_ref: str | None, rec: ApprovalRecord, card: Card) -> None:
+        ref = message_ref or rec.card_ref
+        if ref:
+            await responder.update(ref, card)
+        else:
+            await responder.send(card)
+
+    def _closed_toast(self, lang: Lang, status: str) -> str:
+        if status in (APPROVED, EXECUTED, FAILED):
+            return tr(lang, "这个改动已经执行过了。", "This change has already been run.")
+        if status == CANCELLED:
+            return tr(lang, "这个改动已被取消。", "This change was cancelled.")
+        return tr(lang, "这个审批已过期，没有执行任何操作。", "This approval has expired; nothing ran.")
+
+    async def _expire_if_due(
+        self, caller: Caller, c: _Clicked, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> bool:
+        if self._clock() <= c.rec.expires_at:
+            return False
+        moved = await self._store.transition(c.key, c.rec.status, EXPIRED, ttl=FINAL_TTL_SECONDS)
+        if moved:
+            await self._audit(caller, "expire", _request_text(c.rec.call), call_hash=c.rec.digest, approval_id=c.rec.id)
+            await self._update(responder, message_ref, c.rec, cards.closed_card(lang, c.rec, cancelled_by=None))
+        await responder.toast(self._closed_toast(lang, EXPIRED))
+        return True
+
+    async def _confirm(
+        self, caller: Caller, c: _Clicked, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        chat = caller.conversation.chat_key
+        approvals: tuple[str, ...]
+        for _ in range(CAS_ATTEMPTS):
+            rec = c.rec
+            if not rec.status.startswith(PENDING):
+                await responder.toast(self._closed_toast(lang, rec.status))
+                return
+            if await self._expire_if_due(caller, c, responder, lang, message_ref):
+                return
+            request = _request_text(rec.call)
+            if rec.needed == 0:
+                if caller.subject != rec.requester:
+                    await responder.toast(
+                        tr(lang, "只有发起人可以确认这个改动。", "Only the person who asked can confirm this change.")
+                    )
+                    return
+                d = decide(self.policy, caller.subject, chat, rec.facts)
+                if d.effect is not Effect.ALLOW:
+                    await self._audit(
+                        caller, "confirm", request, decision=d.effect.value, rule=d.rule, approval_id=rec.id
+                    )
+                    await responder.toast(cards.refusal_text(lang, rec.facts, d))
+                    return
+                new_status, approvals = APPROVED, tuple([caller.subject])
+            else:
+                if caller.subject == rec.requester:
+                    await responder.toast(
+                        tr(
+                            lang,
+                            "这个改动需要其他人批准，你不能批准自己的请求。",
+                            "This change needs someone else's approval; you cannot approve your own request.",
+                        )
+                    )
+                    return
+                # The requester's own grant must still hold too (policy files can change between replicas).
+                if decide(self.policy, rec.requester, chat, rec.facts).effect is Effect.DENY:
+                    await responder.toast(
+                        tr(
+                            lang,
+                            "发起人已经没有执行这个改动的权限了。",
+                            "The requester is no longer allowed to make this change.",
+                        )
+                    )
+                    return
+                if caller.subject in rec.approvals:
+                    await responder.toast(tr(lang, "你已经批准过了。", "You have already approved this."))
+                    return
+                d = decide_approval(self.policy, caller.subject, rec.requester, chat, rec.facts, rec.approver_roles)
+                if d.effect is not Effect.ALLOW:
+                    await self._audit(caller, "approve", request, decision="deny", rule=d.rule, approval_id=rec.id)
+                    await responder.toast(
+                        tr(
+                            lang,
+                            "你不能批准这个改动：需要角色 {roles}。",
+                            "You cannot approve this change: it needs the role {roles}.",
+                            roles=" / ".join(rec.approver_roles),
+                        )
+                    )
+                    return
+                approvals = (*rec.approvals, caller.subject)
+                new_status = APPROVED if len(approvals) >= rec.needed else pending_status(len(approvals))
+            moved = await self._store.transition(
+                c.key,
+                rec.status,
+                new_status,
+                ttl=FINAL_TTL_SECONDS if new_status == APPROVED else max(1, await self._store.ttl(c.key)),
+                fields={"approvals": json.dumps(list(approvals))},
+            )
+            if moved is None:
+                await responder.toast(self._closed_toast(lang, EXPIRED))
+                return
+            if not moved:
+                # Someone else moved it first: re-read and decide again on the fresh state.
+                fresh = await self._load(caller, Action(cards.CONFIRM, {"id": rec.id}), responder, lang)
+                if fresh is None:
+                    return
+                c = fresh
+                continue
+            rec = _with(rec, status=new_status, approvals=approvals)
+            await self._audit(
+                caller,
+                "confirm" if rec.needed == 0 else "approve",
+                request,
+                decision="allow",
+                rule=d.rule,
+                approvers=",".join(approvals),
+                call_hash=rec.digest,
+                approval_id=rec.id,
+                result=new_status,
+            )
+            if new_status == APPROVED:
+                await self._execute(caller, _Clicked(rec, c.key), responder, lang, message_ref)
+            else:
+                await self._update(responder, message_ref, rec, cards.confirm_card(lang, rec, max(1, self._ttl // 60)))
+                await responder.toast(
+                    tr(
+                        lang,
+                        "已记录你的批准（{k}/{n}）。",
+                        "Your approval is recorded ({k}/{n}).",
+                        k=len(approvals),
+                        n=rec.needed,
+                    )
+                )
+            return
+        await responder.toast(tr(lang, "太多人同时点击，请再试一次。", "Too many clicks at once; please try again."))
+
+    async def _execute(
+        self, caller: Caller, c: _Clicked, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        rec = c.rec
+        # Only the click that moved the record to APPROVED gets here; the call is the stored one, re-verified.
+        if rec.call.digest() != rec.digest:
+            await self._store.transition(c.key, APPROVED, FAILED, ttl=FINAL_TTL_SECONDS, fields={"result": "tampered"})
+            await responder.toast(tr(lang, "校验失败，不会执行。", "Integrity check failed; not run."))
+            return
+        outcome = await self._run(rec.call, rec.requester)
+        status = EXECUTED if outcome.ok else FAILED
+        result = "ok" if outcome.ok else f"{outcome.error_code}: {outcome.error}"
+        await self._store.transition(
+            c.key,
+            APPROVED,
+            status,
+            ttl=FINAL_TTL_SECONDS,
+            fields={"result": result[:500], "executed_by": caller.subject},
+        )
+        await self._audit(
+            caller,
+            "execute",
+            _request_text(rec.call),
+            decision=status,
+            rule=rec.rule,
+            approvers=",".join(rec.approvals),
+            call_hash=rec.digest,
+            approval_id=rec.id,
+            result=result,
+        )
+        card = cards.outcome_card(
+            lang,
+            rec,
+            ok=outcome.ok,
+            by=caller.sender.name or caller.subject,
+            detail=outcome.data,
+            text=outcome.text if outcome.ok else (outcome.error or ""),
+        )
+        await self._update(responder, message_ref, rec, card)
+
+    async def _cancel(
+        self, caller: Caller, c: _Clicked, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        rec = c.rec
+        if not rec.status.startswith(PENDING):
+            await responder.toast(self._closed_toast(lang, rec.status))
+            return
+        if await self._expire_if_due(caller, c, responder, lang, message_ref):
+            return
+        chat = caller.conversation.chat_key
+        may = caller.subject == rec.requester or (
+            rec.needed > 0
+            and decide_approval(self.policy, caller.subject, rec.requester, chat, rec.facts, rec.approver_roles).effect
+            is Effect.ALLOW
+        )
+        if not may:
+            await responder.toast(
+                tr(lang, "只有发起人或审批人可以取消。", "Only the requester or an approver can cancel this.")
+            )
+            return
+        moved = await self._store.transition(c.key, rec.status, CANCELLED, ttl=FINAL_TTL_SECONDS)
+        if not moved:
+            await responder.toast(tr(lang, "状态已变化，请查看卡片。", "This changed meanwhile; see the card."))
+            return
+        await self._audit(
+            caller, "cancel", _request_text(rec.call), decision="cancelled", call_hash=rec.digest, approval_id=rec.id
+        )
+        who = caller.sender.name or caller.subject
+        await self._update(responder, message_ref, rec, cards.closed_card(lang, rec, cancelled_by=who))
+
+    # ------------------------------------------------------------------ audit
+    async def audit_card(self, caller: Caller, n: int, lang: Lang) -> Card:
+        f = CallFacts(tool="audit", verb="audit", resource="audit")
+        d = decide(self.policy, caller.subject, caller.conversation.chat_key, f)
+        await self._audit(caller, "audit", f"/audit {n}", decision=d.effect.value, rule=d.rule)
+        if d.effect is not Effect.ALLOW:
+            return cards.refusal_card(lang, f, d)
+        n = max(1, min(int(n), AUDIT_MAX))
+        rows = await self.audit.tail(n, chat=caller.conversation.chat_key)
+        return cards.audit_table(lang, rows, n)
+
+
+def _with(rec: ApprovalRecord, **changes: Any) -> ApprovalRecord:
+    return replace(rec, **changes)

@@ -1,0 +1,48 @@
+"""Conversation state kept in the store per user per chat: the active flow, context memory, recent turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+MAX_TURNS = 12  # recent turns offered to the LLM; older ones are dropped
+MAX_TURN_CHARS = 600
+MAX_OPTIONS = 300  # options remembered for matching typed answers; the cards page through them
+
+
+class Flow(BaseModel):
+    """A tool call being completed by asking for its missing parameters."""
+
+    tool: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    hints: dict[str, str] = Field(default_factory=dict)  # slot -> the user's fuzzy words ("cart-service")
+    slot: str | None = None  # the parameter being asked
+    options: list[str] = Field(default_factory=list)  # values offered for `slot`
+    complete: bool = False  # `options` is the full list (not a "found it here" shortlist)
+    page: int = 0
+    plan: bool = False  # a health check: show the plan and ask before running
+    crashing: list[str] = Field(default_factory=list)  # offered pods that are crash-looping (next steps differ)
+
+
+class Memory(BaseModel):
+    cluster: str | None = None  # pinned with /use cluster
+    namespace: str | None = None  # pinned with /use ns
+    pod: str | None = None  # last pod mentioned ("its events")
+    pod_namespace: str | None = None
+    deployment: str | None = None
+    deployment_namespace: str | None = None
+    node: str | None = None
+
+
+class ConvState(BaseModel):
+    flow: Flow | None = None
+    memory: Memory = Field(default_factory=Memory)
+    turns: list[dict[str, str]] = Field(default_factory=list)
+    lang: str | None = None
+    greeted: bool = False
+
+    def add_turn(self, role: str, content: str) -> None:
+        text = content if len(content) <= MAX_TURN_CHARS else content[: MAX_TURN_CHARS - 14] + " … (truncated)"
+        self.turns.append({"role": role, "content": text})
+        del self.turns[:-MAX_TURNS]

@@ -1,0 +1,84 @@
+"""Cards as plain-text boxes for the console: blocks, then numbered buttons (`[1] 查看日志  [2] 描述 Pod`).
+
+Pure. Width is measured in terminal cells (CJK = 2) so tables line up.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from bot.render.model import Card, Code, Fields, Markdown, Note, Table, Tone
+
+_TONE_MARK = {Tone.INFO: "ℹ", Tone.SUCCESS: "✔", Tone.WARNING: "⚠", Tone.DANGER: "✖"}
+MAX_COL = 48
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def pad(text: str, cells: int) -> str:
+    return text + " " * max(0, cells - width(text))
+
+
+def clip(text: str, cells: int) -> str:
+    if width(text) <= cells:
+        return text
+    out = ""
+    for ch in text:
+        if width(out + ch) > cells - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+def _md(text: str) -> str:
+    return text.replace("**", "")
+
+
+def render_table(t: Table) -> list[str]:
+    rows = [tuple(clip(c, MAX_COL) for c in r) for r in t.rows]
+    cols = [clip(c, MAX_COL) for c in t.columns]
+    widths = [width(c) for c in cols]
+    for r in rows:
+        for i, c in enumerate(r[: len(widths)]):
+            widths[i] = max(widths[i], width(c))
+    lines = ["  ".join(pad(c, widths[i]) for i, c in enumerate(cols)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(pad(c, widths[i]) for i, c in enumerate(r[: len(widths)])).rstrip())
+    if t.truncated:
+        lines.append(f"… {t.truncated}")
+    return lines
+
+
+def button_line(labels: list[str]) -> str:
+    return "  ".join(f"[{i}] {label}" for i, label in enumerate(labels, 1))
+
+
+def render_card(card: Card) -> str:
+    """The card as a box; buttons numbered from 1 in order."""
+    body: list[str] = []
+    for block in card.blocks:
+        if isinstance(block, Markdown):
+            body.extend(_md(block.text).splitlines() or [""])
+        elif isinstance(block, Fields):
+            kw = max((width(k) for k, _ in block.items), default=0)
+            body.extend(f"{pad(k, kw)} : {v}" for k, v in block.items)
+        elif isinstance(block, Table):
+            body.extend(render_table(block))
+        elif isinstance(block, Code):
+            body.extend("  " + line for line in block.text.splitlines())
+            if block.truncated:
+                body.append(f"… {block.truncated}")
+        elif isinstance(block, Note):
+            body.append(f"{_TONE_MARK.get(block.tone, '•')} {_md(block.text)}")
+    out = [f"┌─ {_TONE_MARK.get(card.tone, '')} {card.title}"]
+    out.extend(f"│ {line}".rstrip() for line in body)
+    if card.footer:
+        out.append(f"│ {card.footer}")
+    if card.buttons:
+        out.append("│ " + button_line([b.label for b in card.buttons]))
+    if card.input_hint:
+        out.append(f"│ ✎ {card.input_hint}")
+    out.append("└─")
+    return "\n".join(out)

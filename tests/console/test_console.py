@@ -1,0 +1,113 @@
+"""The console channel: piped demo as a real subprocess, and the channel in-process over the sandbox."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import Bot, build_bot
+from bot.approvals.port import ReadOnlyGate
+from bot.channels.console import ConsoleChannel, run_console_channel
+from bot.settings import load_settings
+from bot.store import Store
+from tools.sandbox import SandboxHandle
+
+KUBEDUTY = str(Path(sys.executable).with_name("kubeduty"))
+
+
+def demo(stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "KUBEDUTY_ENV_FILE": os.devnull, "NO_COLOR": "1"}
+    return subprocess.run([KUBEDUTY, "demo"], input=stdin, capture_output=True, timeout=90, env=env, check=False)
+
+
+def test_the_piped_demo_prints_the_overview_with_the_seeded_counts_and_exits_0(sandbox: SandboxHandle) -> None:
+    pods = len(sandbox.cluster.list_objects("Pod"))
+    nodes = len(sandbox.cluster.list_objects("Node"))
+    namespaces = len(sandbox.cluster.list_objects("Namespace"))
+    proc = demo("帮我查看一下k8s状态\n".encode())
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "集群概览" in out or "总览" in out
+    assert f"Pod        : {pods} (" in out
+    assert f"{nodes}/{nodes} 就绪" in out
+    assert f"命名空间   : {namespaces}" in out
+    assert "Traceback" not in proc.stderr.decode()
+
+
+def test_the_piped_zh_dialogue_prints_the_v2_pod_log_lines() -> None:
+    script = "hi，帮我看一下 cart-service 的日志\n我不确定，你列出来吧\n应该在 dev\nv2 那个\n"
+    proc = demo(script.encode())
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "我在命名空间 `dev`" in out
+    assert "cart-service v2.0.0-canary" in out  # the v2 pod's log lines
+    assert out.rstrip().endswith("└─")  # every reply was printed before exit
+
+
+def test_the_piped_demo_survives_bad_input_and_still_exits_0() -> None:
+    lines = b"\n".join(
+        [
+            b"",
+            b"\xff\xfe\xfa not utf-8",
+            b"/frobnicate",
+            "看".encode() * 5000,
+            b"/pods Not_Valid",
+            b"/pods no-such-namespace",
+            b"7",
+            b"/status",
+        ]
+    )
+    proc = demo(lines + b"\n")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "invalid UTF-8" in out or "无效的 UTF-8" in out
+    assert "/frobnicate" in out
+    assert "消息太长" in out
+    assert "Not_Valid" in out
+    assert "no-such-namespace" in out
+    assert "Pod        :" in out  # the last line still got its answer
+    assert "Traceback" not in out + proc.stderr.decode()
+
+
+@pytest.fixture
+async def console_bot(store: Store, sandbox: SandboxHandle) -> AsyncIterator[Bot]:
+    settings = load_settings(kubeconfig=str(sandbox.kubeconfig_path), kube_context="sandbox")
+    bot = build_bot(settings, store=store, gate=ReadOnlyGate(), progress_after=0)
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.close()
+
+
+async def test_a_number_or_a_label_presses_the_button(console_bot: Bot) -> None:
+    out = io.StringIO()
+    channel = ConsoleChannel(console_bot, out=out)
+    await channel.handle_line("看下 cart-service 的日志\n".encode())
+    assert "[1] dev" in out.getvalue()
+    await channel.handle_line(b"1\n")  # presses [1] dev
+    assert "cart-service-v2" in out.getvalue().split("[1] dev")[-1]
+    await channel.handle_line(b"[\xe5\x8f\x96\xe6\xb6\x88]\n")  # "[取消]" by label
+    assert "已取消" in out.getvalue()
+
+
+async def test_a_number_without_such_a_button_is_a_local_notice(console_bot: Bot) -> None:
+    out = io.StringIO()
+    channel = ConsoleChannel(console_bot, out=out)
+    await channel.handle_line(b"/ns\n")
+    await channel.handle_line(b"42\n")
+    assert "没有按钮 [42]" in out.getvalue() or "no button [42]" in out.getvalue()
+
+
+async def test_piped_input_is_handled_line_by_line_and_returns_0(console_bot: Bot) -> None:
+    out = io.StringIO()
+    stdin = io.BytesIO(b"/ns\n2\n")
+    assert await run_console_channel(console_bot, stdin, out) == 0
+    text = out.getvalue()
+    assert text.count("┌─") >= 3  # welcome, namespaces, then the pods of the pressed namespace

@@ -1,0 +1,143 @@
+"""The real third-party peer: containers/kubernetes-mcp-server over stdio, pointed at the sandbox, loaded as an
+external tool source of the bot."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.tooling.gateway import ToolGateway
+from bot.tooling.mcp_config import McpServerConfig, parse_config
+from bot.tooling.mcp_source import McpSource
+from bot.tooling.types import ToolCall
+from tools.k8s.client import KubeClients
+from tools.mcp_server import build_server
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "mcp-servers.example.yaml"
+READS = ["pods_list", "pods_list_in_namespace", "pods_get", "pods_log", "namespaces_list", "events_list"]
+
+
+def k8smcp_config(peers: dict[str, Path], kubeconfig: Path | str, **extra: Any) -> McpServerConfig:
+    return McpServerConfig(
+        name="k8smcp",
+        command=str(peers["kubernetes-mcp-server"]),
+        args=["--kubeconfig", str(kubeconfig)],
+        read_only_tools=READS,
+        startup_wait_seconds=30,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def k8smcp(peers: dict[str, Path], sandbox: Any) -> AsyncIterator[McpSource]:
+    source = McpSource(k8smcp_config(peers, sandbox.kubeconfig_path))
+    yield source
+    await source.aclose()
+
+
+def add_context(kubeconfig: Path, name: str) -> None:
+    doc = yaml.safe_load(kubeconfig.read_text())
+    first = doc["contexts"][0]["context"]
+    doc["contexts"].append({"name": name, "context": {"cluster": first["cluster"], "user": first["user"]}})
+    kubeconfig.write_text(yaml.safe_dump(doc))
+
+
+def example_doc() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    return doc
+
+
+def dev_pods(sandbox: Any) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in sandbox.cluster.list_objects("pods", "dev"))
+
+
+async def test_its_tools_are_listed_with_the_prefix_and_slot_filling_information(k8smcp: McpSource) -> None:
+    tools = {t.name: t for t in await k8smcp.list_tools()}
+    assert k8smcp.status().healthy and k8smcp.status().server.startswith("kubernetes-mcp-server")
+    assert all(name.startswith("k8smcp_") for name in tools)
+    pods = tools["k8smcp_pods_list_in_namespace"]
+    assert (pods.mutates, pods.risk, pods.resource, pods.verb, pods.source) == (False, "read", "pods", "list", "k8smcp")
+    assert "namespace" in pods.required and "namespace" in pods.properties
+    get = tools["k8smcp_pods_get"]
+    assert (get.resource, get.verb) == ("pods", "get") and {"namespace", "name"} <= set(get.properties)
+
+
+async def test_its_delete_scale_and_run_tools_are_mutating_and_listing_runs_none_of_them(
+    k8smcp: McpSource, sandbox: Any
+) -> None:
+    pods_before = dev_pods(sandbox)
+    tools = {t.name: t for t in await k8smcp.list_tools()}
+    for name in ("k8smcp_pods_delete", "k8smcp_resources_scale", "k8smcp_pods_run"):
+        assert tools[name].mutates is True, name
+        assert tools[name].risk == "high", name
+    # pods_run carries neither readOnlyHint=true nor destructiveHint: unannotated-as-write still means mutating.
+    assert tools["k8smcp_pods_run"].annotations.get("destructive_hint") is False
+    # A read hint without the operator's review is not enough either.
+    assert tools["k8smcp_pods_top"].annotations.get("read_only_hint") is True and tools["k8smcp_pods_top"].mutates
+    assert dev_pods(sandbox) == pods_before
+    assert not [r for r in sandbox.cluster.requests if r[0] in ("DELETE", "PATCH", "POST", "PUT")]
+
+
+async def test_list_pods_in_dev_works_through_the_gateway(
+    peers: dict[str, Path], sandbox: Any, kube: KubeClients
+) -> None:
+    external = McpSource(k8smcp_config(peers, sandbox.kubeconfig_path))
+    builtin = McpSource.in_process(build_server(kube=kube, read_only=False))
+    gateway = ToolGateway([builtin, external])
+    try:
+        await gateway.refresh()
+        info = gateway.info("k8smcp_pods_list_in_namespace")
+        assert info is not None and not info.mutates
+        out = await gateway.call(ToolCall("k8smcp_pods_list_in_namespace", {"namespace": "dev"}))
+        assert out.ok, out.error
+        for name in dev_pods(sandbox):
+            assert name in out.text
+        missing = await gateway.call(ToolCall("k8smcp_pods_get", {"namespace": "dev", "name": "ghost-pod"}))
+        assert (missing.ok, missing.error_code) == (False, "failed")
+        assert missing.error is not None and "ghost-pod" in missing.error
+    finally:
+        await external.aclose()
+        await builtin.aclose()
+
+
+async def test_a_changed_kubeconfig_makes_it_announce_new_tools_and_the_source_reloads_them(
+    peers: dict[str, Path], sandbox: Any, tmp_path: Path
+) -> None:
+    kubeconfig = Path(sandbox.write_kubeconfig(tmp_path / "kubeconfig.yaml"))
+    source = McpSource(k8smcp_config(peers, kubeconfig))
+    try:
+        before = {t.name: t for t in await source.list_tools()}
+        assert "context" not in before["k8smcp_pods_list_in_namespace"].properties
+        version = source.tools_version
+        add_context(kubeconfig, "second")
+        for _ in range(300):  # the server watches its kubeconfig and sends notifications/tools/list_changed
+            if source.tools_version > version:
+                break
+            await asyncio.sleep(0.05)
+        after = {t.name: t for t in await source.list_tools()}
+        assert source.tools_version > version
+        assert "context" in after["k8smcp_pods_list_in_namespace"].properties
+    finally:
+        await source.aclose()
+
+
+async def test_the_example_config_entry_loads_this_peer(peers: dict[str, Path], sandbox: Any, tmp_path: Path) -> None:
+    doc = example_doc()
+    entry = doc["servers"][0]
+    entry["args"] = ["--kubeconfig", str(sandbox.kubeconfig_path), "--disable-multi-cluster"]
+    config = parse_config(doc, base=EXAMPLE.parent)
+    source = McpSource(config.servers[0])
+    try:
+        tools = {t.name: t for t in await source.list_tools()}
+        refused = await source.call(ToolCall("k8smcp_pods_exec", {"namespace": "dev", "name": "x", "command": ["sh"]}))
+    finally:
+        await source.aclose()
+    assert "k8smcp_pods_exec" not in tools  # excluded in the example, and not callable by name either
+    assert (refused.ok, refused.error_code) == (False, "not_found")
+    assert tools["k8smcp_pods_delete"].mutates and tools["k8smcp_pods_delete"].risk == "medium"
+    assert not tools["k8smcp_pods_log"].mutates
