@@ -295,12 +295,13 @@ async def test_after_the_gateway_drops_the_connection_the_bot_reconnects_and_ans
 
 
 async def test_an_expired_button_is_refused_with_a_notice_and_runs_nothing(chat: Chat, clock: Clock) -> None:
-    await chat.say("看下 dev 里的 pod")
-    pods = await eventually(lambda: newest(chat, "cart-service-v2"), "the pods of dev", state=lambda: chat.views())
-    label = next(label for label in pods.labels if "cart-service-v2" in label)
+    await chat.say(REFERENCE_REQUEST)
+    choice = await eventually(
+        lambda: next((v for v in chat.views() if "dev" in v.labels), None), "the namespace choice", state=chat.views
+    )
     cards_before = len(chat.views())
     clock.offset = 2 * 24 * 3600  # two days later: past ACTION_TTL_SECONDS (one day)
-    await chat.click(pods, label)
+    await chat.click(choice, "dev")
     notice = await eventually(lambda: chat.notices() or None, "the refusal notice")
     assert "过期" in notice[0]
     await chat.quiet()

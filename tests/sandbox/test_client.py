@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import pytest
+import urllib3
 from kubernetes import client, watch
 from kubernetes.aio import client as aclient
 from kubernetes.aio import watch as awatch
@@ -360,3 +362,50 @@ def test_delete_object_helper_acts_like_a_client_and_the_controller_replaces_the
     assert sandbox.cluster.delete_object("pod", "production", old) is False
     names = [p.metadata.name for p in apis.core.list_namespaced_pod("production", label_selector="app=checkout").items]
     assert len(names) == 2 and old not in names
+
+
+def test_set_down_with_refuse_drops_connections_until_it_listens_again(apis: Apis, sandbox: SandboxHandle) -> None:
+    assert len(apis.core.list_namespace().items) == 4  # a keep-alive connection is now open
+    sandbox.cluster.set_down(True, refuse=True)
+    with pytest.raises(urllib3.exceptions.MaxRetryError) as exc:
+        apis.core.list_namespace(_request_timeout=5)
+    assert "Connection refused" in str(exc.value)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", sandbox.port), timeout=5).close()
+    sandbox.cluster.set_down(False)
+    assert len(apis.core.list_namespace().items) == 4
+
+
+def test_concurrent_writers_and_readers_see_consistent_state(apis: Apis, sandbox: SandboxHandle) -> None:
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        try:
+            for i in range(15):
+                cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"w{worker}-{i}"), data={"i": str(i)})
+                apis.core.create_namespaced_config_map("dev", cm)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+
+    def scaler() -> None:
+        try:
+            for n in (2, 4, 1, 3):
+                nginx = sandbox.cluster.get("deployment", "default", "nginx")
+                assert nginx is not None
+                nginx["spec"]["replicas"] = n
+                sandbox.cluster.apply(nginx)
+                apis.core.list_pod_for_all_namespaces()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)] + [threading.Thread(target=scaler)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    cms = apis.core.list_namespaced_config_map("dev", label_selector="").items
+    ours = [c for c in cms if c.metadata.name.startswith("w")]
+    assert len(ours) == 90
+    assert len({c.metadata.resource_version for c in ours}) == 90
+    assert len(apis.core.list_namespaced_pod("default", label_selector="app=nginx").items) == 3

@@ -29,7 +29,8 @@ def test_get_pods_prints_a_table_with_the_scripted_failures(kubectl: KubectlRun)
     prod = kubectl("get", "pods", "-n", "production").stdout
     assert _row(prod, "report-worker-")[2] == "Pending"
     assert _row(prod, "orders-")[2] == "CrashLoopBackOff"
-    assert all(_row(prod, "web-")[1] == "2/2" for _ in range(1))
+    web_rows = [line.split() for line in prod.splitlines() if line.startswith("web-")]
+    assert len(web_rows) == 3 and all(r[1:3] == ["2/2", "Running"] for r in web_rows)
 
 
 def test_get_nodes_namespaces_deployments_and_all_namespaces(kubectl: KubectlRun) -> None:
@@ -188,3 +189,25 @@ def test_pods_pending_on_cordoned_nodes_start_after_uncordon(kubectl: KubectlRun
     assert (
         next(p for p in pods if p["metadata"]["name"] == pending[0]["metadata"]["name"])["spec"]["nodeName"] == "node-3"
     )
+
+
+def test_raising_the_memory_limit_heals_the_oom_killed_orders(kubectl: KubectlRun) -> None:
+    before = _pods(kubectl, "production", "app=orders")
+    assert before[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"] == "OOMKilled"
+    kubectl("set", "resources", "deployment/orders", "-n", "production", "--limits=memory=512Mi")
+    after = _pods(kubectl, "production", "app=orders")
+    assert len(after) == 1 and after[0]["status"]["phase"] == "Running"
+    assert after[0]["status"]["containerStatuses"][0]["ready"] is True
+    assert "successfully rolled out" in kubectl("rollout", "status", "deployment/orders", "-n", "production").stdout
+
+
+def test_statefulset_and_daemonset_restarts_replace_their_pods(kubectl: KubectlRun) -> None:
+    old_uid = _pods(kubectl, "dev", "app=redis")[0]["metadata"]["uid"]
+    old_proxies = {p["metadata"]["name"] for p in _pods(kubectl, "kube-system", "k8s-app=kube-proxy")}
+    kubectl("rollout", "restart", "statefulset/redis", "-n", "dev")
+    kubectl("rollout", "restart", "daemonset/kube-proxy", "-n", "kube-system")
+    redis = _pods(kubectl, "dev", "app=redis")
+    assert [p["metadata"]["name"] for p in redis] == ["redis-0"] and redis[0]["metadata"]["uid"] != old_uid
+    proxies = {p["metadata"]["name"] for p in _pods(kubectl, "kube-system", "k8s-app=kube-proxy")}
+    assert len(proxies) == 3 and not (proxies & old_proxies)
+    kubectl("rollout", "status", "daemonset/kube-proxy", "-n", "kube-system", "--timeout=10s")

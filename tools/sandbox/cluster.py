@@ -96,6 +96,7 @@ class Cluster:
         self.sched_counter = 0
         self.deferred: set[str] | None = None
         self.down = False
+        self.on_listening: Callable[[bool], None] | None = None  # set by the server handle
         self.requests: list[tuple[str, str]] = []
         self.request_count = 0
 
@@ -154,13 +155,18 @@ class Cluster:
                 return False
             return True
 
-    def set_down(self, down: bool) -> None:
-        """While down the server answers every request with 503 ServiceUnavailable and ends open watches."""
+    def set_down(self, down: bool, *, refuse: bool = False) -> None:
+        """While down the server answers every request with 503 ServiceUnavailable and ends open watches.
+        With `refuse=True` it stops listening instead (connection refused, open connections dropped) until
+        `set_down(False)` listens again on the same port."""
         with self.lock:
             self.down = down
             if down:
                 for cb in list(self._watchers.values()):
                     cb("DOWN", "", {})
+        # Outside the lock: the server thread may need it to finish a request while the socket closes.
+        if self.on_listening is not None and (refuse or not down):
+            self.on_listening(not down)
 
     def reset_requests(self) -> None:
         with self.lock:

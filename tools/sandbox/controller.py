@@ -8,6 +8,7 @@ annotations, so they survive scale and restart, and a `rollout undo` to a templa
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import json
@@ -15,6 +16,8 @@ import re
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from tools.sandbox.selectors import selector_from_match_labels
 
 if TYPE_CHECKING:
     from tools.sandbox.cluster import Cluster
@@ -146,8 +149,6 @@ def _validate_pod_spec(spec: Any, prefix: str) -> list[tuple[str, str]]:
 
 
 def _matches_selector(selector: Obj, labels: dict[str, str]) -> bool:
-    from tools.sandbox.selectors import selector_from_match_labels
-
     return selector_from_match_labels(selector)({"metadata": {"labels": labels}})
 
 
@@ -293,8 +294,6 @@ def apply_defaults(cluster: Cluster, kind: str, obj: Obj) -> None:
                 p.setdefault("targetPort", p.get("port"))
         obj.setdefault("status", {"loadBalancer": {}})
     elif kind == "Secret":
-        import base64
-
         obj.setdefault("type", "Opaque")
         string_data = obj.pop("stringData", None)
         if isinstance(string_data, dict):

@@ -41,6 +41,7 @@ class SandboxHandle:
         self._stopped = False
         self._error: BaseException | None = None
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._thread = threading.Thread(target=self._run, name="kubeduty-sandbox", daemon=True)
         self._tmp = Path(tempfile.mkdtemp(prefix="kubeduty-sandbox-"))
         self.port = 0
@@ -53,6 +54,7 @@ class SandboxHandle:
             self._loop.run_until_complete(self._start())
         except BaseException as exc:  # noqa: BLE001 - handed to the starting thread, which re-raises it
             self._error = exc
+            self._loop.close()
             self._ready.set()
             return
         self._ready.set()
@@ -69,6 +71,28 @@ class SandboxHandle:
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1]) if sockets else self._want_port
         self.server.port = self.port
+        self._site = site
+        self.cluster.on_listening = self._set_listening
+
+    def _set_listening(self, listening: bool) -> None:
+        if self._stopped or not self._thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._toggle(listening), self._loop)
+        if threading.current_thread() is not self._thread:
+            future.result(timeout=10)
+
+    async def _toggle(self, listening: bool) -> None:
+        assert self._runner is not None
+        if listening and self._site is None:
+            site = web.TCPSite(self._runner, self._host, self.port)
+            await site.start()
+            self._site = site
+        elif not listening and self._site is not None:
+            await self._site.stop()
+            self._site = None
+            server = self._runner.server
+            for conn in server.connections if server is not None else []:
+                conn.force_close()  # keep-alive clients must see the outage too
 
     async def _shutdown(self) -> None:
         self.cluster.end_watches()
@@ -79,6 +103,8 @@ class SandboxHandle:
         self._thread.start()
         self._ready.wait(timeout=30)
         if self._error is not None:
+            self._stopped = True
+            shutil.rmtree(self._tmp, ignore_errors=True)
             raise RuntimeError(f"the sandbox server could not start: {self._error}") from self._error
         self.url = f"http://{self._host}:{self.port}"
         self.write_kubeconfig(self.kubeconfig_path)

@@ -12,9 +12,9 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from tools.sandbox.cluster import Cluster
-from tools.sandbox.errors import ApiError, bad_request, not_found
+from tools.sandbox.errors import ApiError, bad_request
 from tools.sandbox.logs import render_logs
-from tools.sandbox.patch import PATCH_TYPES
+from tools.sandbox.patch import PATCH_TYPES, PatchError, apply_patch
 from tools.sandbox.resources import BY_PLURAL, ResourceType, discovery_list
 from tools.sandbox.selectors import SelectorError, parse_field_selector, parse_label_selector
 from tools.sandbox.tables import column_definitions, row
@@ -154,7 +154,7 @@ class SandboxServer:
                     }
                 )
             if parts[1] != "v1":
-                raise not_found("", request.path)
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
             return await self._resource_path("", "v1", parts[2:], request)
         if head == "apis":
             if len(parts) == 1:
@@ -452,8 +452,6 @@ class SandboxServer:
             body = await _body(request)
             with c.lock:
                 if method == "PATCH":
-                    from tools.sandbox.patch import PatchError, apply_patch
-
                     ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
                     if ctype not in PATCH_TYPES:
                         raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {ctype}")
@@ -478,8 +476,7 @@ class SandboxServer:
     def _log(self, ns: str | None, name: str, request: web.Request) -> web.Response:
         if request.method != "GET":
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
-        if _bool_param(request, "follow"):
-            pass  # following is served as a one-shot read: the sandbox's logs do not grow while you watch
+        # `follow=true` is served as a one-shot read: the sandbox's logs do not grow while you watch.
         c = self.cluster
         with c.lock:
             pod = c.read(BY_PLURAL["pods"], ns, name)
