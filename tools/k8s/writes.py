@@ -54,55 +54,51 @@ def _replicas(obj: Obj) -> int:
 
 
 # ---------------------------------------------------------------- scale
-async def scale_deployment(ctx: KubeContext, p: ScaleDeploymentParams) -> ChangePreview:
-    dep = await _read_namespaced(
-        ctx, ctx.apps.read_namespaced_deployment_without_preload_content, "deployment", p.namespace, p.deployment
-    )
-    before = _replicas(dep)
+async def _scale(
+    ctx: KubeContext, *, kind: str, read: Any, patch: Any, namespace: str, name: str, replicas: int, dry_run: bool
+) -> ChangePreview:
+    """Scale through the /scale subresource (what `kubectl scale` does); before = the object's spec.replicas."""
+    obj = await _read_namespaced(ctx, read, kind.lower(), namespace, name)
+    before = _replicas(obj)
     answer = await ctx.write_json(
-        ctx.apps.patch_namespaced_deployment_scale_without_preload_content,
-        p.deployment,
-        p.namespace,
-        {"spec": {"replicas": p.replicas}},
-        _content_type=MERGE,
-        **_dry(p.dry_run),
+        patch, name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE, **_dry(dry_run)
     )
-    after = int((answer.get("spec") or {}).get("replicas", p.replicas))
+    after = int((answer.get("spec") or {}).get("replicas", replicas))
     return ChangePreview(
-        dry_run=p.dry_run,
+        dry_run=dry_run,
         action="scale",
-        kind="Deployment",
-        namespace=p.namespace,
-        name=p.deployment,
+        kind=kind,
+        namespace=namespace,
+        name=name,
         before={"replicas": str(before)},
         after={"replicas": str(after)},
-        summary=_would(p.dry_run, f"scale deployment {p.namespace}/{p.deployment}: replicas {before} -> {after}"),
+        summary=_would(dry_run, f"scale {kind.lower()} {namespace}/{name}: replicas {before} -> {after}"),
+    )
+
+
+async def scale_deployment(ctx: KubeContext, p: ScaleDeploymentParams) -> ChangePreview:
+    return await _scale(
+        ctx,
+        kind="Deployment",
+        read=ctx.apps.read_namespaced_deployment_without_preload_content,
+        patch=ctx.apps.patch_namespaced_deployment_scale_without_preload_content,
+        namespace=p.namespace,
+        name=p.deployment,
+        replicas=p.replicas,
+        dry_run=p.dry_run,
     )
 
 
 async def scale_statefulset(ctx: KubeContext, p: ScaleStatefulSetParams) -> ChangePreview:
-    sts = await _read_namespaced(
-        ctx, ctx.apps.read_namespaced_stateful_set_without_preload_content, "statefulset", p.namespace, p.statefulset
-    )
-    before = _replicas(sts)
-    answer = await ctx.write_json(
-        ctx.apps.patch_namespaced_stateful_set_scale_without_preload_content,
-        p.statefulset,
-        p.namespace,
-        {"spec": {"replicas": p.replicas}},
-        _content_type=MERGE,
-        **_dry(p.dry_run),
-    )
-    after = int((answer.get("spec") or {}).get("replicas", p.replicas))
-    return ChangePreview(
-        dry_run=p.dry_run,
-        action="scale",
+    return await _scale(
+        ctx,
         kind="StatefulSet",
+        read=ctx.apps.read_namespaced_stateful_set_without_preload_content,
+        patch=ctx.apps.patch_namespaced_stateful_set_scale_without_preload_content,
         namespace=p.namespace,
         name=p.statefulset,
-        before={"replicas": str(before)},
-        after={"replicas": str(after)},
-        summary=_would(p.dry_run, f"scale statefulset {p.namespace}/{p.statefulset}: replicas {before} -> {after}"),
+        replicas=p.replicas,
+        dry_run=p.dry_run,
     )
 
 
