@@ -197,19 +197,29 @@ def run_console() -> int:
 
 
 def run_demo() -> int:
-    """`kubeduty demo`: the sandbox cluster in a thread, the in-process store, the console. No credentials."""
+    """`kubeduty demo`: two sandbox clusters in threads (`sandbox`, the current one, and `sandbox-staging`, so
+    cluster listing and `/use cluster` have something to show), the in-process store, the console. No
+    credentials, no Redis, no LLM key needed."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from tools.sandbox import multi_kubeconfig, start_sandbox_thread
+
     settings = load_settings()
     _logging(settings, quiet=True)
-    from tools.sandbox import start_sandbox_thread
-
-    sandbox = start_sandbox_thread()
+    clusters = {"sandbox": start_sandbox_thread(), "sandbox-staging": start_sandbox_thread()}
     try:
-        demo = settings.model_copy(
-            update={"kubeconfig": str(sandbox.kubeconfig_path), "kube_context": "sandbox", "redis_url": None}
-        )
-        return _run(demo)
+        with tempfile.TemporaryDirectory(prefix="kubeduty-demo-") as tmp:
+            path = Path(tmp) / "kubeconfig"
+            urls = {name: handle.url for name, handle in clusters.items()}
+            path.write_text(yaml.safe_dump(multi_kubeconfig(urls, current="sandbox"), sort_keys=False))
+            demo = settings.model_copy(update={"kubeconfig": str(path), "kube_context": "sandbox", "redis_url": None})
+            return _run(demo)
     finally:
-        sandbox.stop()
+        for handle in clusters.values():
+            handle.stop()
 
 
 def run_platforms() -> int:

@@ -6,6 +6,6 @@ h.url, h.kubeconfig_path, h.cluster.get("pod", "dev", "x"), h.stop()
 """
 
 from tools.sandbox.cluster import Cluster
-from tools.sandbox.handle import SandboxHandle, kubeconfig, start_sandbox_thread
+from tools.sandbox.handle import SandboxHandle, kubeconfig, multi_kubeconfig, start_sandbox_thread
 
-__all__ = ["Cluster", "SandboxHandle", "kubeconfig", "start_sandbox_thread"]
+__all__ = ["Cluster", "SandboxHandle", "kubeconfig", "multi_kubeconfig", "start_sandbox_thread"]

@@ -28,6 +28,15 @@ def kubeconfig(url: str, context: str = "sandbox", namespace: str = "default") -
     }
 
 
+def multi_kubeconfig(urls: dict[str, str], current: str, namespace: str = "default") -> dict[str, object]:
+    """One kubeconfig with a context per sandbox (name -> URL): how a multi-cluster user's kubeconfig looks."""
+    docs = [kubeconfig(url, name, namespace) for name, url in urls.items()]
+    merged: dict[str, object] = {"apiVersion": "v1", "kind": "Config", "current-context": current, "preferences": {}}
+    for key in ("clusters", "users", "contexts"):
+        merged[key] = [item for doc in docs for item in doc[key]]  # type: ignore[attr-defined]
+    return merged
+
+
 class SandboxHandle:
     """A running sandbox: `url`, `kubeconfig_path`, `cluster` (thread-safe state helpers), `stop()`."""
 
