@@ -309,7 +309,8 @@ def parse_args(name: str, args: dict[str, Any]) -> BaseModel:
     if spec is None:
         raise ToolFailure(ErrorCode.NOT_FOUND, f"unknown tool '{name}'; tools: {', '.join(CATALOGUE)}")
     try:
-        return spec.params.model_validate(args or {})
+        # Strict: a JSON `true` or "3" is not a replica count (lax coercion would turn true into 1 replica).
+        return spec.params.model_validate(args or {}, strict=True)
     except ValidationError as exc:
         raise ToolFailure(ErrorCode.INVALID, explain_validation(name, exc), upstream=str(exc)) from None
 

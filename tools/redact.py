@@ -15,7 +15,18 @@ from pydantic import BaseModel
 
 MASK = "****"
 
-_KEY_WORDS = r"password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?"
+_KEY_WORDS = (
+    r"password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?"
+    r"|account[_-]?key|client[_-]?key[_-]?data|sas[_-]?token"
+)
+
+# Names (of env vars, annotations) that say their value is a credential.
+_NAME_WORDS = rf"{_KEY_WORDS}|dsn|connection[_-]?string"
+
+# An optional quote, possibly escaped (JSON printed inside JSON or YAML: `\\"password\\":\\"x\\"`).
+_Q = r"(?:\\?[\"'])?"
+# A value: up to a quote, separator or space (a backslash only ends it before a quote).
+_VALUE = r"(?:[^\s\"',;&}\\]|\\(?![\"']))+"
 
 # (pattern, replacement): applied in order. Replacements keep the non-secret part via groups.
 _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
@@ -25,10 +36,35 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
             r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)",
             re.DOTALL,
         ),
-        lambda m: f"-----BEGIN {m.group(1)}PRIVATE KEY-----{MASK}-----END {m.group(1)}PRIVATE KEY-----",
+        # A block cut off at the end keeps no END marker, so `mask_lines` knows the next lines are still the key.
+        lambda m: (
+            f"-----BEGIN {m.group(1)}PRIVATE KEY-----{MASK}"
+            + (f"-----END {m.group(1)}PRIVATE KEY-----" if "-----END " in m.group(0) else "")
+        ),
     ),
     # user:password@ in URLs (postgres://, https://, redis://, amqp:// ...)
-    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]+):([^\s@/]+)@"), rf"\1:{MASK}@"),
+    # (the user may be empty: `redis://:password@host`)
+    (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*):([^\s@/]+)@"), rf"\1:{MASK}@"),
+    # Env-style name/value pairs as YAML or JSON print them (`- name: DB_PASSWORD\n  value: x`,
+    # `{"name": "API_TOKEN", "value": "x"}`): the name says it is a secret, the value's own key does not.
+    (
+        re.compile(
+            rf"(?i)(\bname{_Q}\s*:\s*{_Q}[A-Za-z0-9_.\-]*(?:{_NAME_WORDS})[A-Za-z0-9_.\-]*{_Q}\s*,?\s*"
+            rf"{_Q}value{_Q}\s*:\s*{_Q})({_VALUE})"
+        ),
+        lambda m: m.group(0) if _looks_harmless(m.group(2)) else m.group(1) + MASK,
+    ),
+    # A quoted value after a credential key may contain spaces: mask up to the closing quote.
+    (
+        re.compile(rf"(?i)(\b[A-Za-z0-9_.\-]*?(?:{_KEY_WORDS})\"?\s*[:=]\s*)(\"[^\"\n]*\"|'[^'\n]*')"),
+        lambda m: m.group(1) + m.group(2)[0] + MASK + m.group(2)[0],
+    ),
+    # Command-line flags with the value after a space: `--password hunter2`, `--db-token abc`
+    (re.compile(rf"(?i)(--[A-Za-z0-9\-_]*(?:{_KEY_WORDS})[ \t]+)(?!-)([^\s\"']+)"), rf"\1{MASK}"),
+    # Cookies carry session credentials
+    (re.compile(r"(?im)\b((?:set-)?cookie\s*:\s*)[^\n]+"), rf"\1{MASK}"),
+    # docker config: {"auths": {"registry": {"auth": "base64(user:password)"}}}
+    (re.compile(r'(?i)("auth"\s*:\s*")[^"]+'), rf"\1{MASK}"),
     # Authorization headers: Bearer / Basic / token schemes
     (re.compile(r"(?i)\b(authorization\s*[:=]\s*\"?)(bearer|basic|token)\s+[^\s\"',;]+"), rf"\1\2 {MASK}"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]{8,}=*"), rf"\1 {MASK}"),
@@ -40,7 +76,7 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     # Generic key=value, key: value, "key": "value" pairs whose key names a credential
     (
         re.compile(
-            rf"(?i)(\b[A-Za-z0-9_.\-]*?(?:{_KEY_WORDS})\"?'?\s*[:=]\s*\"?'?)([^\s\"',;&}}]+)",
+            rf"(?i)(\b[A-Za-z0-9_.\-]*?(?:{_KEY_WORDS}){_Q}\s*[:=]\s*{_Q})({_VALUE})",
         ),
         lambda m: m.group(1) + (m.group(2) if m.group(2) == MASK else MASK),
     ),
@@ -58,15 +94,34 @@ _RULES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"\bAIza[0-9A-Za-z\-_]{35}\b"), MASK),
     (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b"), MASK),
     (re.compile(r"\bsk-(?:proj-|or-v1-)?[A-Za-z0-9_\-]{20,}\b"), MASK),
+    (re.compile(r"\b(?:whsec|pk_live|sk_ant)_[A-Za-z0-9]{16,}\b"), MASK),
+    # npm, GitLab, Hugging Face tokens
+    (re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), MASK),
+    (re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}"), MASK),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}\b"), MASK),
+    # Feishu/Lark and DingTalk incoming-webhook URLs: the path (or access_token) is the credential
+    (
+        re.compile(r"(https://open\.(?:feishu\.cn|larksuite\.com)/open-apis/bot/v2/hook/)[A-Za-z0-9\-]+"),
+        rf"\1{MASK}",
+    ),
 ]
 
 # Env var / annotation NAMES whose plain value is a credential whatever it looks like.
-_SECRET_NAME = re.compile(rf"(?i)({_KEY_WORDS}|dsn|connection[_-]?string)")
+_SECRET_NAME = re.compile(rf"(?i)({_NAME_WORDS})")
+
+
+# Something every rule above needs (a superset): text without any of it is returned at once, which keeps
+# redaction of big listings (thousands of names, images, timestamps) cheap.
+_ANY = re.compile(
+    rf"(?i){_NAME_WORDS}|://|private key|authorization|bearer|cookie|\"auth\"|open-apis/bot|eyj"
+    r"|gh[pousr]_|github_pat_|akia|asia|agpa|aida|aroa|anpa|anva|aipa|xox|aiza|[sr]k_|sk-|whsec_|pk_live|npm_"
+    r"|glpat-|hf_"
+)
 
 
 def mask_text(text: str) -> str:
     """Mask every credential-looking part of `text`; text with none comes back unchanged."""
-    if not text:
+    if not text or not _ANY.search(text):
         return text
     for pattern, repl in _RULES:
         text = pattern.sub(repl, text)
@@ -91,6 +146,32 @@ def _looks_harmless(value: str) -> bool:
     return value.lower() in {"true", "false", "yes", "no", "none", "null"} or value.isdigit() or value.startswith("/")
 
 
+_PEM_OPEN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?!.*-----END [A-Z0-9 ]*PRIVATE KEY-----)")
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
+
+
+def mask_lines(lines: list[Any]) -> list[Any]:
+    """Mask each line, and every line of a private key printed over several lines (log lines one by one)."""
+    out: list[Any] = []
+    inside = False
+    for line in lines:
+        if not isinstance(line, str):
+            out.append(mask_obj(line))
+            continue
+        if inside:
+            end = _PEM_END.search(line)
+            if end is None:
+                out.append(MASK)
+                continue
+            inside = False
+            out.append((MASK if end.start() else "") + mask_text(line[end.start() :]))
+            continue
+        masked = mask_text(line)
+        inside = _PEM_OPEN.search(masked) is not None
+        out.append(masked)
+    return out
+
+
 def mask_obj(obj: Any) -> Any:
     """Walk dicts/lists/strings (JSON-like data) and mask every string; dict values by their key too."""
     if isinstance(obj, str):
@@ -99,9 +180,13 @@ def mask_obj(obj: Any) -> Any:
         out: dict[Any, Any] = {}
         for k, v in obj.items():
             out[k] = mask_value(str(k), v) if isinstance(v, str) else mask_obj(v)
+        # An env-style {"name": "DB_PASSWORD", "value": "..."}: the name is the key that says "secret".
+        name, value = obj.get("name"), out.get("value")
+        if isinstance(name, str) and isinstance(value, str) and value != MASK:
+            out["value"] = mask_value(name, value)
         return out
     if isinstance(obj, list):
-        return [mask_obj(v) for v in obj]
+        return mask_lines(obj)
     if isinstance(obj, tuple):
         return tuple(mask_obj(v) for v in obj)
     return obj

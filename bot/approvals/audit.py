@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.approvals.storage import RecordStore
+from tools.redact import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ class AuditLog:
 
     async def record(self, entry: AuditEntry) -> None:
         stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
-        row = {k: _cut(str(v)) for k, v in asdict(entry).items()}
+        # Requests and results can carry credentials (a pasted manifest, an upstream error echoing a value):
+        # the audit trail is read by more people than the chat, so it is masked like every card.
+        row = {k: _cut(mask_text(str(v))) for k, v in asdict(entry).items()}
         row["time"] = stamp
         try:
             await self._store.append_stream(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from bot.approvals import cards
 from bot.approvals.audit import AuditEntry, AuditLog
-from bot.approvals.port import Caller, Verdict
+from bot.approvals.port import Caller, Verdict, reads_secrets
 from bot.approvals.record import (
     APPROVED,
     CANCELLED,
@@ -57,6 +57,7 @@ FINAL_TTL_SECONDS = 24 * 3600  # finished records stay a day so late clicks get 
 AUDIT_MAX = 50
 CAS_ATTEMPTS = 8  # approvals racing on one record: each loser re-reads and tries again
 MAX_PREVIEW_CHARS = 16_000
+DEFAULT_CLUSTER_TTL_SECONDS = 30.0  # how long the name of the tools' default context is trusted
 
 
 class ToolRunner(Protocol):
@@ -71,20 +72,6 @@ class ToolRunner(Protocol):
 class _Clicked:
     rec: ApprovalRecord
     key: str
-
-
-_KIND_ARGS = ("kind", "resource", "resource_type", "resourceType", "type")
-
-
-def _touches_secrets(f: CallFacts, call: ToolCall) -> bool:
-    """Secrets are never read through the bot: by our tools' resource, or by a generic (MCP) tool's kind."""
-    if f.resource.split("/")[0].lower() in ("secret", "secrets"):
-        return True
-    for k in _KIND_ARGS:
-        v = call.args.get(k)
-        if isinstance(v, str) and v.strip().lower() in ("secret", "secrets", "v1/secret", "v1/secrets"):
-            return True
-    return False
 
 
 def _request_text(call: ToolCall) -> str:
@@ -115,11 +102,13 @@ class PolicyGate:
         self._cluster = default_cluster
         self._ttl = approval_ttl_seconds
         self._clock = clock
+        self._resolved: tuple[str, float] | None = None  # (default cluster's real name, when learnt)
 
     # ------------------------------------------------------------------ facts
-    def facts(self, tool: ToolInfo, call: ToolCall) -> CallFacts:
+    def facts(self, tool: ToolInfo, call: ToolCall, *, default_cluster: str | None = None) -> CallFacts:
         args = call.args
-        cluster = args.get("cluster") or self._cluster
+        # kubernetes-mcp-server (multi-cluster) names the kubeconfig context `context`; ours say `cluster`.
+        cluster = args.get("cluster") or args.get("context") or default_cluster or self._cluster
         namespace = args.get("namespace") or ""
         return normalise(
             CallFacts(
@@ -132,6 +121,53 @@ class PolicyGate:
                 mutates=tool.mutates,
             )
         )
+
+    async def _default_cluster(self) -> str:
+        """The context a call without `cluster` really runs on: the tools' default (configured, else the
+        kubeconfig's current context), not a name of our own, so cluster rules judge the cluster that changes."""
+        now = time.monotonic()
+        if self._resolved is not None and now - self._resolved[1] < DEFAULT_CLUSTER_TTL_SECONDS:
+            return self._resolved[0]
+        name = self._cluster
+        try:
+            out = await self._gateway.call(ToolCall("list_clusters", {}))
+        except Exception:  # noqa: BLE001 - no catalogue behind this gateway: keep the configured name
+            out = ToolOutcome(ok=False)
+        items = (out.data or {}).get("items") if out.ok else None
+        if isinstance(items, list):
+            current = [str(c.get("name")) for c in items if isinstance(c, dict) and c.get("current") and c.get("name")]
+            if current:
+                name = current[0]
+                self._resolved = (name, now)
+        return name
+
+    async def _facts(self, tool: ToolInfo, call: ToolCall) -> CallFacts:
+        explicit = call.args.get("cluster") or call.args.get("context")
+        return self.facts(tool, call, default_cluster=None if explicit else await self._default_cluster())
+
+    def _tool_now(self, name: str) -> ToolInfo | None | bool:
+        """The tool as the gateway lists it now (None: gone); True when this gateway cannot say."""
+        info = getattr(self._gateway, "info", None)
+        if not callable(info):
+            return True
+        try:
+            found = info(name)
+        except Exception:  # noqa: BLE001 - a gateway that raises on an unknown name means "gone"
+            return None
+        return found if isinstance(found, ToolInfo) else None
+
+    def _still_same(self, rec: ApprovalRecord) -> bool:
+        """The stored call must still name the same tool with the same facts it was judged on: a tool removed,
+        renamed onto another server, or re-listed as a different verb/resource/risk voids the approval."""
+        now = self._tool_now(rec.call.tool)
+        if now is True:
+            return True
+        if now is None or now is False:
+            return False
+        if not now.mutates:
+            return False  # a "read" now: the record was made for a change, never run it as something else
+        fresh = self.facts(now, rec.call, default_cluster=rec.facts.cluster)
+        return fresh == rec.facts
 
     async def _audit(self, caller: Caller, event: str, request: str, **kw: str) -> None:
         try:
@@ -151,8 +187,10 @@ class PolicyGate:
     # ------------------------------------------------------------------ reads
     async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict:
         f = self.facts(tool, call)
+        if not reads_secrets(f.resource, call) and not f.mutates:
+            f = await self._facts(tool, call)
         request = _request_text(call)
-        if _touches_secrets(f, call):
+        if reads_secrets(f.resource, call):
             await self._audit(caller, "read", request, decision="deny", rule="builtin:no-secrets")
             return Verdict(
                 False, tr(lang, "不允许读取 Secret。", "Reading Secrets is not allowed."), "builtin:no-secrets"
@@ -177,9 +215,13 @@ class PolicyGate:
     async def propose(self, caller: Caller, call: ToolCall, tool: ToolInfo, responder: Responder, lang: Lang) -> None:
         # The user (or LLM) never chooses dry_run: the preview forces it on, the stored call forces it off.
         user_args = {k: v for k, v in call.args.items() if k != "dry_run"}
+        if "cluster" in tool.properties and not user_args.get("cluster"):
+            # Pin the cluster the change is judged on into the stored (hashed) call: a kubeconfig whose current
+            # context changes between the click and the run cannot move the change to another cluster.
+            user_args["cluster"] = await self._default_cluster()
         has_dry_run = "dry_run" in tool.properties
         run_call = ToolCall(call.tool, {**user_args, "dry_run": False} if has_dry_run else user_args)
-        f = self.facts(tool, run_call)
+        f = await self._facts(tool, run_call)
         request = _request_text(run_call)
         d = decide(self.policy, caller.subject, caller.conversation.chat_key, f)
         if d.effect is Effect.DENY:
@@ -348,6 +390,18 @@ class PolicyGate:
             if await self._expire_if_due(caller, c, responder, lang, message_ref):
                 return
             request = _request_text(rec.call)
+            if not self._still_same(rec):
+                await self._audit(
+                    caller, "confirm", request, decision="refused", rule="builtin:tool-changed", approval_id=rec.id
+                )
+                await responder.toast(
+                    tr(
+                        lang,
+                        "这个工具已经不存在或已改变，没有执行任何操作；请重新发起。",
+                        "This tool is gone or has changed since the request; nothing ran. Please ask again.",
+                    )
+                )
+                return
             if rec.needed == 0:
                 if caller.subject != rec.requester:
                     await responder.toast(
@@ -373,7 +427,8 @@ class PolicyGate:
                     )
                     return
                 # The requester's own grant must still hold too (policy files can change between replicas).
-                if decide(self.policy, rec.requester, chat, rec.facts).effect is Effect.DENY:
+                now = decide(self.policy, rec.requester, chat, rec.facts)
+                if now.effect is Effect.DENY:
                     await responder.toast(
                         tr(
                             lang,
@@ -382,10 +437,25 @@ class PolicyGate:
                         )
                     )
                     return
+                if now.effect is Effect.APPROVAL and now.required_approvals > rec.needed:
+                    # The policy got stricter since the card was posted: the approvals it asked for are not enough.
+                    await self._audit(caller, "approve", request, decision="refused", rule=now.rule, approval_id=rec.id)
+                    await responder.toast(
+                        tr(
+                            lang,
+                            "审批规则已经变更（现在需要 {n} 人批准），没有执行任何操作；请重新发起。",
+                            "The approval rule changed (it now needs {n} approval(s)); nothing ran. Please ask again.",
+                            n=now.required_approvals,
+                        )
+                    )
+                    return
+                # Who may approve is the rule in force now (the stored roles if no rule applies any more), and
+                # every earlier approval is checked again: one whose approver lost the role no longer counts.
+                roles = now.approvers if now.effect is Effect.APPROVAL else rec.approver_roles
                 if caller.subject in rec.approvals:
                     await responder.toast(tr(lang, "你已经批准过了。", "You have already approved this."))
                     return
-                d = decide_approval(self.policy, caller.subject, rec.requester, chat, rec.facts, rec.approver_roles)
+                d = decide_approval(self.policy, caller.subject, rec.requester, chat, rec.facts, roles)
                 if d.effect is not Effect.ALLOW:
                     await self._audit(caller, "approve", request, decision="deny", rule=d.rule, approval_id=rec.id)
                     await responder.toast(
@@ -393,11 +463,16 @@ class PolicyGate:
                             lang,
                             "你不能批准这个改动：需要角色 {roles}。",
                             "You cannot approve this change: it needs the role {roles}.",
-                            roles=" / ".join(rec.approver_roles),
+                            roles=" / ".join(roles),
                         )
                     )
                     return
-                approvals = (*rec.approvals, caller.subject)
+                still = tuple(
+                    a
+                    for a in rec.approvals
+                    if decide_approval(self.policy, a, rec.requester, chat, rec.facts, roles).effect is Effect.ALLOW
+                )
+                approvals = (*still, caller.subject)
                 new_status = APPROVED if len(approvals) >= rec.needed else pending_status(len(approvals))
             moved = await self._store.transition(
                 c.key,

@@ -7,8 +7,9 @@ every mutation refused) used until policy files are loaded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.core.actions import Action
 from bot.core.events import Conversation, Sender
@@ -16,6 +17,28 @@ from bot.core.i18n import Lang, tr
 from bot.core.responder import Responder
 from bot.render.model import Card, Markdown, Tone
 from bot.tooling.types import ToolCall, ToolInfo
+
+_KIND_ARGS = ("kind", "kinds", "resource", "resources", "resource_type", "resourceType", "type", "gvk", "gvr")
+# Free-form arguments of kubectl-like external tools (`command: "get secret db -o yaml"`).
+_COMMAND_ARGS = ("command", "cmd", "args", "arguments", "query", "kubectl")
+_SECRET_WORDS = frozenset({"secret", "secrets"})
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def _words(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return set(_WORD_RE.findall(value.lower()))
+    if isinstance(value, list | tuple):
+        return set().union(*(_words(v) for v in value)) if value else set()
+    return set()
+
+
+def reads_secrets(resource: str, call: ToolCall) -> bool:
+    """Secrets are never read through the bot: by our tools' resource, or by a generic (MCP) tool's kind in any
+    spelling (`Secret`, `secrets`, `v1/Secret`, `Secret.v1`, `["Secret"]`), or a kubectl-like command naming them."""
+    if resource.split("/")[0].lower() in _SECRET_WORDS:
+        return True
+    return any(_words(call.args.get(k)) & _SECRET_WORDS for k in (*_KIND_ARGS, *_COMMAND_ARGS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +85,7 @@ class ReadOnlyGate:
     action_ops: frozenset[str] = frozenset()
 
     async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict:
-        if tool.resource == "secrets":
+        if reads_secrets(tool.resource, call):
             return Verdict(
                 False, tr(lang, "不允许读取 Secret。", "Reading Secrets is not allowed."), "builtin:no-secrets"
             )

@@ -13,6 +13,7 @@ import uuid
 from collections import deque
 from typing import BinaryIO, Protocol, TextIO
 
+from bot.conversation.parser import Kind, is_quick, parse
 from bot.core.actions import ActionCodec, InvalidPayload
 from bot.core.dispatcher import Dispatcher
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
@@ -119,7 +120,10 @@ class ConsoleChannel:
             )
         label = stripped.strip("[]【】 ").lower()
         if label:
-            for lab, payload in [*self._buttons, *reversed(self._recent)]:
+            # An older card's button only when the words are not a request of their own: "previous logs" typed
+            # after another pod was shown means THAT pod (the engine knows), not an old card's "Previous logs".
+            older = [] if parse(stripped).kind is Kind.TOOL and not is_quick(stripped) else list(reversed(self._recent))
+            for lab, payload in [*self._buttons, *older]:
                 if lab.lower() == label:
                     return CardActionEvent(eid, self.conversation, self.sender, payload)
         return MessageEvent(eid, self.conversation, self.sender, text)

@@ -11,7 +11,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.channels.common import Adapter, BotLike
@@ -55,6 +55,7 @@ def build_adapters(settings: Settings, bot: BotLike) -> list[Adapter]:
                 client_secret=_secret(settings.dingtalk_client_secret),
                 endpoint=settings.dingtalk_openapi_endpoint,
                 bot=bot,
+                card_template_id=settings.dingtalk_card_template_id,
             )
         )
     if "feishu" in names:
@@ -71,16 +72,28 @@ def build_adapters(settings: Settings, bot: BotLike) -> list[Adapter]:
     return adapters
 
 
-def health_report(adapters: list[Adapter]) -> dict[str, Any]:
+def health_report(adapters: list[Adapter], sources: Sequence[object] = ()) -> dict[str, Any]:
+    """Platforms decide `ok` (a restart can fix a lost connection); the tool sources are reported beside them
+    but never fail the probe: restarting the bot does not bring an external MCP server back."""
+    from bot.tooling.mcp_source import source_statuses
+
     platforms = {a.health.platform: a.health.snapshot() for a in adapters}
-    return {"ok": bool(platforms) and all(p["connected"] for p in platforms.values()), "platforms": platforms}
+    tools = {
+        st.name: {"up": st.healthy, "state": st.state, "tools": st.tools, "error": st.error, "failures": st.failures}
+        for st in source_statuses(sources)
+    }
+    return {
+        "ok": bool(platforms) and all(p["connected"] for p in platforms.values()),
+        "platforms": platforms,
+        "tool_sources": tools,
+    }
 
 
-async def _serve_health(adapters: list[Adapter], port: int) -> Any:
+async def _serve_health(adapters: list[Adapter], port: int, sources: Sequence[object] = ()) -> Any:
     from aiohttp import web
 
     async def healthz(_request: web.Request) -> web.Response:
-        report = health_report(adapters)
+        report = health_report(adapters, sources)
         return web.json_response(report, status=200 if report["ok"] else 503, dumps=json.dumps)
 
     app = web.Application()
@@ -115,7 +128,8 @@ async def serve(settings: Settings, build_bot: BuildBot, stop: asyncio.Event | N
             started.append(adapter)
             log.info("%s: started", adapter.health.platform)
         if settings.health_port:
-            health_runner = await _serve_health(adapters, settings.health_port)
+            sources = list(getattr(getattr(bot, "gateway", None), "sources", None) or [])
+            health_runner = await _serve_health(adapters, settings.health_port, sources)
         await stop.wait()
         return 0
     finally:

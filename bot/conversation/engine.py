@@ -8,6 +8,7 @@ explicitly chosen or typed exactly.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from collections.abc import Callable
@@ -19,7 +20,17 @@ from pydantic import ValidationError
 from bot.agent.port import AgentTurn, Planner
 from bot.approvals.port import Caller, Gate
 from bot.conversation import nextsteps
-from bot.conversation.parser import Intent, Kind, is_list_request, is_quick, parse, parse_slash
+from bot.conversation.parser import (
+    STOP,
+    Intent,
+    Kind,
+    is_list_request,
+    is_more_request,
+    is_quick,
+    normalize,
+    parse,
+    parse_slash,
+)
 from bot.conversation.progress import ProgressResponder
 from bot.conversation.slots import (
     FREE_HINT_PARAMS,
@@ -50,7 +61,7 @@ from bot.core.events import CardActionEvent, InboundEvent, MessageEvent, state_k
 from bot.core.i18n import Lang, detect_lang, tr
 from bot.core.responder import Responder
 from bot.core.tasks import TaskTracker
-from bot.render.model import Block, Button, Card, Markdown, Note, Tone
+from bot.render.model import Block, Button, ButtonStyle, Card, Markdown, Note, Tone
 from bot.render.views import error_blocks, result_blocks, tone_of
 from bot.store import LockTimeout, Store
 from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome
@@ -59,6 +70,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4000
 PAGE_SIZE = 8
+MAX_LISTED = 20  # pod-list rows remembered for "第二个的日志" (the card shows at most 20)
 OBJECT_SLOTS = ("pod", "deployment", "statefulset", "node", "container", "name")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -159,7 +171,12 @@ class Engine:
             if _CJK.search(text):
                 return Lang.ZH
             # A bare name, a number or a slash command says nothing about the language: keep the user's.
-            if remembered and (text.startswith("/") or len(text.split()) <= 1 or state.flow is not None):
+            # An answer to a pending question ("dev", "cart-service v2") neither; an English sentence ("its
+            # events", "the second one") does.
+            sentence = any(w in STOP for w in normalize(text).split())
+            if remembered and (
+                text.startswith("/") or len(text.split()) <= 1 or (state.flow is not None and not sentence)
+            ):
                 return remembered
             return detect_lang(text, remembered or Lang.ZH)
         return remembered or Lang.ZH
@@ -224,6 +241,9 @@ class Engine:
             return
         flow = turn.state.flow
         if flow is not None and flow.slot is not None:
+            if is_more_request(text):
+                await self._more(turn, flow, flow.slot)
+                return
             if is_list_request(text) and parse(text).kind is not Kind.TOOL:
                 await self._ask(turn, flow, flow.slot, full=True)
                 return
@@ -306,18 +326,47 @@ class Engine:
         args = dict(intent.args)
         hints = dict(intent.hints)
         mem = turn.state.memory
-        if intent.refers and mem.pod:
+        if intent.position is not None and not info.mutates and mem.listed and "namespace" in info.properties:
+            rows = mem.listed
+            if intent.position == -1 or 1 <= intent.position <= len(rows):
+                row_ns, row_pod = rows[intent.position - 1] if intent.position > 0 else rows[-1]
+                key = "object_name" if info.name == "list_events" else "pod"
+                if key in info.properties:  # "第二个的日志": the second row of the pod list just shown
+                    args = {"namespace": row_ns, **args, key: row_pod}
+        elif intent.refers and not mem.pod:
+            turn.notes.append(
+                tr(
+                    turn.lang,
+                    "我还不知道「它」指哪个 Pod（还没看过任何 Pod）。",
+                    'I don\'t know which pod "it" is yet (none was shown so far).',
+                )
+            )
+        if intent.refers and info.mutates:
+            # "重启它": what was just shown becomes a hint; the exact target is still picked by the user
+            workload = mem.deployment or _workload_of(mem.pod)
+            if "deployment" in info.properties and workload and not hints.get("deployment"):
+                hints["deployment"] = workload
+            if "pod" in info.properties and mem.pod and not hints.get("pod"):
+                hints["pod"] = mem.pod
+        elif intent.refers and mem.pod:
             ns_args = {"namespace": mem.pod_namespace} if mem.pod_namespace else {}
             if intent.tool == "list_events":
                 args = {**ns_args, **args, "object_name": mem.pod}
             elif "pod" in info.properties:
                 args = {**ns_args, **args, "pod": mem.pod}
+        if mem.cluster and "cluster" in info.properties and "cluster" not in args:
+            args["cluster"] = mem.cluster
+        if not info.mutates and intent.target and "namespace" in info.properties and "namespace" not in args:
+            # "production 的事件" / "dev 的服务": the word is a namespace, not an object name
+            probe = Flow(tool=info.name, args={k: v for k, v in args.items() if k == "cluster"})
+            known = await self._names(turn, probe, "namespace")
+            if known and intent.target in known:
+                args["namespace"] = intent.target
+                hints = {k: v for k, v in hints.items() if v != intent.target}
         if not info.mutates:
             # the user's pinned context fills reads; mutations always name their targets explicitly
             if mem.namespace and "namespace" in info.properties and "namespace" not in args:
                 args["namespace"] = mem.namespace
-        if mem.cluster and "cluster" in info.properties and "cluster" not in args:
-            args["cluster"] = mem.cluster
         flow = Flow(tool=info.name, args=args, hints=hints, plan=intent.plan)
         turn.state.flow = flow
         await self._advance(turn, flow)
@@ -352,6 +401,41 @@ class Engine:
                         w=_what(lang, what),
                     )
                 )
+        for p in list(flow.args):
+            value = flow.args[p]
+            if isinstance(value, bool) or not isinstance(value, int) or not is_integer(info, p):
+                continue
+            lo, hi = _bounds(info.properties.get(p, {}))
+            if (lo is None or value >= lo) and (hi is None or value <= hi):
+                continue
+            span = tr(
+                lang, "{a} 到 {b}", "{a} to {b}", a=lo if lo is not None else "-∞", b=hi if hi is not None else "∞"
+            )
+            if p in info.required:  # a number the change depends on (replicas): ask again, never guess
+                flow.args.pop(p)
+                bad.append(p)
+                turn.notes.append(
+                    tr(
+                        lang,
+                        "`{p}` 必须在 {s} 之间（你给的是 {v}）。",
+                        "`{p}` must be {s} (you gave {v}).",
+                        p=p,
+                        s=span,
+                        v=value,
+                    )
+                )
+            else:  # an optional size (tail lines): the nearest allowed value is what was meant
+                flow.args[p] = max(lo, value) if lo is not None and value < lo else hi
+                turn.notes.append(
+                    tr(
+                        lang,
+                        "`{p}` 必须在 {s} 之间，已按 {n} 处理。",
+                        "`{p}` must be {s}; using {n}.",
+                        p=p,
+                        s=span,
+                        n=flow.args[p],
+                    )
+                )
         ns = flow.args.get("namespace")
         if isinstance(ns, str) and "namespace" in info.properties:
             known = await self._names(turn, flow, "namespace")
@@ -362,7 +446,10 @@ class Engine:
                     for p in OBJECT_SLOTS:
                         if p in flow.args and p not in flow.hints:
                             flow.hints[p] = str(flow.args.pop(p))
-                    turn.notes.append(tr(lang, "命名空间 `{n}` 不存在。", "Namespace `{n}` does not exist.", n=ns))
+                    turn.notes.append(
+                        tr(lang, "命名空间 `{n}` 不存在。", "Namespace `{n}` does not exist.", n=ns)
+                        + _did_you_mean(lang, ns, fresh)
+                    )
                     bad.append("namespace")
         if bad:
             await self._ask(turn, flow, bad[0], full=True, depth=depth)
@@ -438,9 +525,13 @@ class Engine:
         flow.slot, flow.page = slot, page
         intro = ""
         if what is None:
-            flow.options, flow.complete = [], False
+            offered: list[str] = []
+            if (info.name, slot) == ("workload_health", "name") and flow.args.get("namespace"):
+                # a free name prefix, but the namespace's deployments are the likely answers: offer them
+                offered = await self._names(turn, flow, "deployment") or []
+            flow.options, flow.complete = offered[:MAX_OPTIONS], False
             turn.state.flow = flow
-            await self.send(turn, question_card(lang, info, flow, slot, None, [], page, PAGE_SIZE, ""))
+            await self.send(turn, question_card(lang, info, flow, slot, None, flow.options, page, PAGE_SIZE, ""))
             return
         obj_hint = self._object_hint(flow)
         if what == "namespace" and obj_hint and not full:
@@ -515,6 +606,29 @@ class Engine:
                     await self._advance(turn, flow, depth + 1)
                     return
             else:
+                in_ns = flow.args.get("namespace")
+                elsewhere: list[str] = []
+                if isinstance(in_ns, str) and what in ("pod", "deployment"):
+                    elsewhere = [n for n in await self._locate(turn, flow, hint) if n != in_ns]
+                if elsewhere:  # "describe orders in dev" while orders lives in production: offer where it is
+                    flow.args.pop("namespace")
+                    flow.options, flow.complete, flow.slot, flow.page = elsewhere, False, "namespace", 0
+                    turn.state.flow = flow
+                    turn.notes.append(
+                        tr(
+                            lang,
+                            "命名空间 `{ns}` 里没有名字包含 `{h}` 的{w}，但在 {where} 里有。",
+                            "No {w} matches `{h}` in namespace `{ns}`, but there is one in {where}.",
+                            ns=in_ns,
+                            h=hint,
+                            w=_what(lang, what),
+                            where=", ".join(f"`{n}`" for n in elsewhere[:5]),
+                        )
+                    )
+                    await self.send(
+                        turn, question_card(lang, info, flow, "namespace", "namespace", elsewhere, 0, PAGE_SIZE, "")
+                    )
+                    return
                 turn.notes.append(
                     tr(lang, "没有找到名字包含 `{h}` 的{w}。", "No {w} matches `{h}`.", h=hint, w=_what(lang, what))
                 )
@@ -546,6 +660,17 @@ class Engine:
         new_request = intent.kind in (Kind.HELP, Kind.RESET, Kind.REFRESH, Kind.CANCEL) or (
             intent.kind is Kind.TOOL and not same
         )
+        if (
+            intent.kind is Kind.TOOL
+            and intent.tool == flow.tool
+            and intent.args
+            and not intent.hints
+            and not (intent.refers and turn.state.memory.pod)
+        ):
+            # "上一次的日志" / "last 50 lines" while still choosing: the same request, refined; keep its answers
+            flow.args.update(intent.args)
+            await self._advance(turn, flow)
+            return True
         if is_integer(info, slot):
             m = re.search(r"-?\d+", text)
             if m and not new_request:
@@ -557,7 +682,11 @@ class Engine:
             turn.notes.append(tr(lang, "请给一个数字。", "Please give a number."))
             await self._ask(turn, flow, slot)
             return True
-        match = match_answer(text, flow.options, exact_only=info.mutates)
+        # a free value (workload name prefix) only takes an offered option when named exactly or by position
+        # positions ("第二个", "2") count from the first button of the page being shown
+        start = flow.page * PAGE_SIZE if 0 < flow.page * PAGE_SIZE < len(flow.options) else 0
+        shown_first = flow.options[start:] + flow.options[:start]
+        match = match_answer(text, shown_first, exact_only=info.mutates or what is None)
         # "在 dev 命名空间" is an answer even though it mentions namespaces; "dev 里有哪些 pod" is a new request
         short = len(text.split()) <= 3 and len(text) <= 24
         if match.value and (not new_request or short):
@@ -598,6 +727,12 @@ class Engine:
                     flow.options, flow.complete = hits[:MAX_OPTIONS], False
                     await self.send(turn, question_card(lang, info, flow, slot, what, flow.options, 0, PAGE_SIZE, ""))
                     return True
+            obj = next((p for p in missing(info, flow.args) if p != slot and p in OBJECT_SLOTS), None)
+            if what == "namespace" and obj is not None and not flow.hints.get(obj):
+                # "/logs" -> "which namespace?" -> "cart-service": a name of what is wanted, so find where it is
+                flow.hints[obj] = word
+                await self._advance(turn, flow)
+                return True
             where = f" `{flow.args['namespace']}`" if what != "namespace" and flow.args.get("namespace") else ""
             turn.notes.append(
                 tr(
@@ -608,6 +743,7 @@ class Engine:
                     v=word,
                     where=where,
                 )
+                + _did_you_mean(lang, word, names or [])
             )
             if info.mutates:
                 turn.notes.append(
@@ -628,6 +764,25 @@ class Engine:
         )
         await self._reask(turn, flow, slot)
         return True
+
+    async def _more(self, turn: Turn, flow: Flow, slot: str) -> None:
+        """ "more" / "下一页" typed at a question: the next page of its choices (like the More button)."""
+        info = self.tools.info(flow.tool)
+        if info is None:
+            return
+        page = flow.page + 1
+        if not flow.complete and page * PAGE_SIZE >= len(flow.options):  # a shortlist ("found it in dev"): all
+            await self._ask(turn, flow, slot, full=True)
+            return
+        if page * PAGE_SIZE >= len(flow.options):
+            page = 0
+            turn.notes.append(
+                tr(turn.lang, "已经是全部选项了，这是第一页。", "That's all of them; here is the first page again.")
+            )
+        flow.page = page
+        await self.send(
+            turn, question_card(turn.lang, info, flow, slot, meaning(info, slot), flow.options, page, PAGE_SIZE, "")
+        )
 
     async def _reask(self, turn: Turn, flow: Flow, slot: str) -> None:
         info = self.tools.info(flow.tool)
@@ -661,7 +816,14 @@ class Engine:
             return
         out = await self.tools.read(turn.caller, call, lang)
         if not out.ok:
-            if out.error_code == "not_found" and not flow.page < 0:
+            if info.name == "pod_logs" and args.get("previous") and "no previous logs" in (out.error or ""):
+                await self.send(turn, _no_previous_card(lang, args))
+                return
+            started = re.search(r"has not started \((\w+)\)", out.error or "")
+            if info.name == "pod_logs" and started:
+                await self.send(turn, _not_started_card(lang, args, started.group(1)))
+                return
+            if out.error_code == "not_found" and not flow.recovered:
                 if await self._recover(turn, flow, info, out):
                     return
             await self.send(turn, _error_card(lang, info, out))
@@ -672,6 +834,15 @@ class Engine:
             items = [e for e in data.get("items", []) if hint in str(e.get("object", ""))]
             data = {**data, "items": items, "total": len(items), "truncated": False}
         crashing = bool(args.get("pod")) and args.get("pod") in flow.crashing
+        if info.name == "list_pods" and isinstance(data, dict):
+            st.memory.listed = [
+                [str(p.get("namespace")), str(p.get("name"))]
+                for p in data.get("items", [])[:MAX_LISTED]
+                if isinstance(p, dict) and p.get("name")
+            ]
+        focus = _focus_pod(info.name, data)
+        if focus is not None:  # "orders 怎么了" -> one failing pod: "它的日志" now means that pod
+            st.memory.pod, st.memory.pod_namespace = focus
         await self.send(turn, self.result_card(turn, info, args, data, out.text, crashing=crashing))
         st.add_turn("assistant", f"{info.name} {args}: ok")
 
@@ -710,9 +881,9 @@ class Engine:
     async def _recover(self, turn: Turn, flow: Flow, info: ToolInfo, out: ToolOutcome) -> bool:
         """A read failed with NOT_FOUND: probably a stale cached choice. Drop it, fetch fresh, re-offer."""
         lang = turn.lang
-        if flow.page < 0:
+        if flow.recovered:
             return False
-        flow.page = -1  # recover once per flow
+        flow.recovered = True  # recover once per flow: a second NOT_FOUND is reported, never re-asked in a loop
         ns = flow.args.get("namespace")
         if isinstance(ns, str):
             fresh = await self._names(turn, flow, "namespace", fresh=True)
@@ -731,24 +902,33 @@ class Engine:
                 turn.state.flow = flow
                 await self._ask(turn, flow, "namespace", full=True)
                 return True
-        for p in OBJECT_SLOTS:
+        # blame the parameter the error names ("container 'sidecar' not found in pod 'web-…'"), else the first
+        said = out.error or ""
+        slots = sorted(OBJECT_SLOTS, key=lambda p: f"{meaning(info, p)} '{flow.args.get(p)}' not found" not in said)
+        for p in slots:
             value = flow.args.get(p)
             what = meaning(info, p)
             if isinstance(value, str) and what:
                 flow.args.pop(p)
-                call = source(what, flow.args)
-                if call is not None:
-                    await self._forget_kind(call.tool)
+                current = await self._names(turn, flow, what, fresh=True) or []
                 flow.hints.setdefault(p, value)  # a fragment ("cart-service") still narrows the fresh list
-                turn.notes.append(
-                    tr(
+                if any(value in n for n in current):  # "/logs orders": a part of a name, not a vanished object
+                    said_it = tr(
+                        lang,
+                        "`{v}` 不是完整的{w}名，按包含它的名字来找。",
+                        "`{v}` is not a full {w} name; looking for names containing it.",
+                        w=_what(lang, what),
+                        v=value,
+                    )
+                else:
+                    said_it = tr(
                         lang,
                         "{w} `{v}` 不存在（可能已被删除）。",
                         "{w} `{v}` was not found (it may be gone).",
                         w=_what(lang, what),
                         v=value,
-                    )
-                )
+                    ) + _did_you_mean(lang, value, current)
+                turn.notes.append(said_it)
                 turn.state.flow = flow
                 await self._ask(turn, flow, p)
                 return True
@@ -864,7 +1044,10 @@ class Engine:
             await self.send(turn, notice_card(lang, tr(lang, "查询失败", "Lookup failed"), "", Tone.DANGER))
             return
         if value not in names:
-            turn.notes.append(tr(lang, "命名空间 `{n}` 不存在。", "Namespace `{n}` does not exist.", n=value))
+            turn.notes.append(
+                tr(lang, "命名空间 `{n}` 不存在。", "Namespace `{n}` does not exist.", n=value)
+                + _did_you_mean(lang, value, names)
+            )
             await self._start(turn, Intent(Kind.TOOL, "list_namespaces"))
             return
         turn.state.memory.namespace = value
@@ -977,6 +1160,47 @@ class Engine:
             await self._start(turn, Intent(Kind.TOOL, result.incomplete.tool, dict(result.incomplete.args)))
 
 
+def _focus_pod(tool: str, data: dict[str, Any] | None) -> tuple[str, str | None] | None:
+    """The one pod a result is about (a health check's only failing pod, a listing of one), if there is one."""
+    if not isinstance(data, dict):
+        return None
+    if tool == "workload_health":
+        pods = [p for p in data.get("pods", []) if isinstance(p, dict)]
+        bad = [p for p in pods if not p.get("healthy", True)]
+        one = bad if len(bad) == 1 else pods if len(pods) == 1 else []
+    elif tool == "list_pods":
+        items = [p for p in data.get("items", []) if isinstance(p, dict)]
+        one = items if len(items) == 1 else []
+    else:
+        return None
+    if not one or not one[0].get("name"):
+        return None
+    return str(one[0]["name"]), (one[0].get("namespace") or data.get("namespace"))
+
+
+def _workload_of(pod: str | None) -> str | None:
+    """The Deployment behind a pod name (`payment-api-c2ws8rl9pf-9t44t` -> `payment-api`), when it has that shape."""
+    m = re.fullmatch(r"(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}", pod or "")
+    return m.group(1) if m else None
+
+
+def _did_you_mean(lang: Lang, word: str, names: list[str]) -> str:
+    """A typo's likely target ("dve" -> `dev`), said after the "does not exist" note; "" when nothing is close."""
+    close = [n for n in names if n.startswith(word)][:2] or difflib.get_close_matches(word, names, n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return tr(lang, "你是不是想找 {c}？", " Did you mean {c}?", c=" / ".join(f"`{c}`" for c in close))
+
+
+def _bounds(spec: dict[str, Any]) -> tuple[int | None, int | None]:
+    """An integer parameter's minimum/maximum from its JSON schema (also inside `anyOf` for optional ones)."""
+    for s in (spec, *[a for a in spec.get("anyOf", ()) if isinstance(a, dict) and a.get("type") == "integer"]):
+        lo, hi = s.get("minimum"), s.get("maximum")
+        if isinstance(lo, int) or isinstance(hi, int):
+            return (lo if isinstance(lo, int) else None), (hi if isinstance(hi, int) else None)
+    return None, None
+
+
 def _what(lang: Lang, what: str) -> str:
     names = {
         "namespace": ("命名空间", "namespace"),
@@ -997,6 +1221,78 @@ def _title(lang: Lang, info: ToolInfo, args: dict[str, Any]) -> str:
     )
     base = info.title(lang.value)
     return f"{base} · {target}" if target else base
+
+
+def _no_previous_card(lang: Lang, args: dict[str, Any]) -> Card:
+    """Previous logs of a container that never restarted: not an error, just nothing before the current one."""
+    ref = {k: args[k] for k in ("cluster", "namespace", "pod", "container") if args.get(k)}
+    pod = str(args.get("pod", ""))
+    return Card(
+        title=tr(lang, "没有上一次的日志", "No previous logs"),
+        blocks=(
+            Markdown(
+                tr(
+                    lang,
+                    "Pod `{p}` 的容器没有重启过，所以没有上一个实例的日志。可以看当前日志或事件。",
+                    "The container of pod `{p}` has not restarted, so there is no previous instance to read. "
+                    "See the current logs or the events instead.",
+                    p=pod,
+                )
+            ),
+        ),
+        buttons=(
+            Button(tr(lang, "当前日志", "Current logs"), nextsteps.run("pod_logs", ref), ButtonStyle.PRIMARY),
+            Button(
+                tr(lang, "查看事件", "Events"),
+                nextsteps.run(
+                    "list_events",
+                    {
+                        k: v
+                        for k, v in {**ref, "object_name": pod}.items()
+                        if k in ("cluster", "namespace", "object_name")
+                    },
+                ),
+            ),
+            Button(
+                tr(lang, "描述 Pod", "Describe pod"),
+                nextsteps.run("describe_pod", {k: v for k, v in ref.items() if k != "container"}),
+            ),
+        ),
+        tone=Tone.INFO,
+    )
+
+
+def _not_started_card(lang: Lang, args: dict[str, Any], reason: str) -> Card:
+    """Logs of a container that never ran (ImagePullBackOff, Pending ...): say why there are none, point to events."""
+    pod, ns = str(args.get("pod", "")), str(args.get("namespace", ""))
+    base = {"cluster": args["cluster"]} if args.get("cluster") else {}
+    return Card(
+        title=tr(lang, "还没有日志", "No logs yet"),
+        blocks=(
+            Markdown(
+                tr(
+                    lang,
+                    "Pod `{p}` 的容器还没有启动（{r}），所以还没有日志。启动失败的原因通常在事件里。",
+                    "The container of pod `{p}` has not started ({r}), so there are no logs yet. "
+                    "Why it does not start is usually in the events.",
+                    p=pod,
+                    r=reason,
+                )
+            ),
+        ),
+        buttons=(
+            Button(
+                tr(lang, "查看事件", "Events"),
+                nextsteps.run("list_events", {**base, "namespace": ns, "object_name": pod}),
+                ButtonStyle.PRIMARY,
+            ),
+            Button(
+                tr(lang, "描述 Pod", "Describe pod"),
+                nextsteps.run("describe_pod", {**base, "namespace": ns, "pod": pod}),
+            ),
+        ),
+        tone=Tone.WARNING,
+    )
 
 
 def _error_card(lang: Lang, info: ToolInfo, out: ToolOutcome) -> Card:

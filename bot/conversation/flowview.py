@@ -8,8 +8,14 @@ from bot.tooling.types import ToolInfo
 
 
 def describe_request(lang: Lang, info: ToolInfo, flow: Flow) -> str:
-    parts = [f"`{v}`" for k, v in flow.args.items() if v not in (None, "", False) and k != "cluster"]
-    hint = next((h for h in flow.hints.values() if h), None)
+    # names read as themselves (`dev` `web-1`); numbers and switches need their key (`tail_lines=50`, `previous`)
+    parts = [
+        f"`{k}`" if v is True else f"`{k}={v}`" if isinstance(v, int) else f"`{v}`"
+        for k, v in flow.args.items()
+        if v not in (None, "", False) and k != "cluster"
+    ]
+    shown = {str(v) for v in flow.args.values()}
+    hint = next((h for h in flow.hints.values() if h and h not in shown), None)  # not twice: `x` 「x」
     if hint:
         parts.append(tr(lang, "「{h}」", '"{h}"', h=hint))
     detail = " ".join(parts)

@@ -11,6 +11,17 @@ from bot.render.model import Button, ButtonStyle, Note, Tone
 
 MAX_BUTTONS = 8
 CRASH = {"CrashLoopBackOff", "Error", "OOMKilled", "RunContainerError", "CreateContainerError"}
+# The container never ran: there are no logs to read yet, the reason is in the events (image, scheduling ...).
+NOT_STARTED = {
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ContainerCreating",
+    "CreateContainerConfigError",
+    "PodInitializing",
+    "Pending",
+    "Unschedulable",
+}
 
 
 def run(tool: str, args: dict[str, Any], *, plan: bool = False) -> Action:
@@ -35,8 +46,27 @@ def _base(args: dict[str, Any]) -> dict[str, Any]:
     return {"cluster": args["cluster"]} if args.get("cluster") else {}
 
 
-def _pod_buttons(lang: Lang, base: dict[str, Any], ns: str, pod: str, crashing: bool) -> list[Button]:
+def not_started(pod: dict[str, Any]) -> bool:
+    """A pod (listing item or overview row) whose container has not run yet: logs would only fail."""
+    if str(pod.get("status", "")) in NOT_STARTED or str(pod.get("reason", "")) in NOT_STARTED:
+        return True
+    containers = [c for c in pod.get("containers", []) if isinstance(c, dict)]
+    return bool(containers) and all(str(c.get("reason", "")) in NOT_STARTED for c in containers)
+
+
+def _pod_buttons(
+    lang: Lang, base: dict[str, Any], ns: str, pod: str, crashing: bool, *, started: bool = True
+) -> list[Button]:
     ref = {**base, "namespace": ns, "pod": pod}
+    if not started:  # no logs yet: why it does not start is in the events, then the pod's details
+        return [
+            Button(
+                tr(lang, "事件 {p}", "Events {p}", p=_short(pod)),
+                run("list_events", {**base, "namespace": ns, "object_name": pod}),
+                ButtonStyle.PRIMARY,
+            ),
+            Button(tr(lang, "描述 {p}", "Describe {p}", p=_short(pod)), run("describe_pod", ref)),
+        ]
     logs = Button(tr(lang, "日志 {p}", "Logs {p}", p=_short(pod)), run("pod_logs", ref))
     prev = Button(
         tr(lang, "上次崩溃日志 {p}", "Previous logs {p}", p=_short(pod)),
@@ -78,7 +108,8 @@ def next_steps(
     if tool == "cluster_overview":
         for p in list(d.get("unhealthy_pods", []))[:2]:
             crash = str(p.get("reason", "")) in CRASH or int(p.get("restarts", 0) or 0) > 0
-            buttons += _pod_buttons(lang, base, str(p.get("namespace")), str(p.get("name")), crash)[:2]
+            started = not not_started(p)
+            buttons += _pod_buttons(lang, base, str(p.get("namespace")), str(p.get("name")), crash, started=started)[:2]
             if crash and not notes:
                 notes.append(crash_tip(lang))
         buttons.append(Button(tr(lang, "显示所有命名空间", "Show namespaces"), run("list_namespaces", base)))
@@ -105,7 +136,9 @@ def next_steps(
         bad = sorted((p for p in items if not p.get("healthy", True)), key=lambda p: not _crashing(p))
         for p in (bad or items)[: 2 if bad else 3]:
             crash = _crashing(p)
-            got = _pod_buttons(lang, base, str(p.get("namespace")), str(p.get("name")), crash)
+            got = _pod_buttons(
+                lang, base, str(p.get("namespace")), str(p.get("name")), crash, started=not not_started(p)
+            )
             buttons += got[:2] if bad else got[:1]
             if crash and not notes:
                 notes.append(crash_tip(lang))
@@ -113,6 +146,20 @@ def next_steps(
             buttons.append(
                 Button(tr(lang, "只看异常", "Only unhealthy"), run("list_pods", {**args, "only_unhealthy": True}))
             )
+        if not items and args.get("name_filter"):  # "show me teh pods": a filter word that matched nothing
+            notes.append(
+                Note(
+                    tr(
+                        lang,
+                        "没有名字包含 `{f}` 的 Pod。",
+                        "No pod name contains `{f}`.",
+                        f=args["name_filter"],
+                    ),
+                    Tone.WARNING,
+                )
+            )
+            unfiltered = {k: v for k, v in args.items() if k != "name_filter"}
+            buttons.append(Button(tr(lang, "不过滤，列出全部", "All pods, no filter"), run("list_pods", unfiltered)))
     elif tool == "pod_logs":
         ns, pod = str(d.get("namespace", args.get("namespace"))), str(d.get("pod", args.get("pod")))
         ref = {**base, "namespace": ns, "pod": pod}
@@ -143,7 +190,8 @@ def next_steps(
         crash = str(d.get("status", "")) in CRASH or any(
             str(c.get("reason", "")) in CRASH or "terminated" in str(c.get("last_state", "")) for c in containers
         )
-        buttons += _pod_buttons(lang, base, ns, pod, crash)
+        waiting = bool(containers) and all(str(c.get("reason", "")) in NOT_STARTED for c in containers)
+        buttons += _pod_buttons(lang, base, ns, pod, crash, started=not waiting)[: 1 if waiting else 3]
         if crash:
             notes.append(crash_tip(lang))
     elif tool == "list_events":
@@ -174,7 +222,7 @@ def next_steps(
         bad = [p for p in d.get("pods", []) if isinstance(p, dict) and not p.get("healthy", True)]
         for p in bad[:2]:
             crash = _crashing(p)
-            buttons += _pod_buttons(lang, base, ns, str(p.get("name")), crash)[:2]
+            buttons += _pod_buttons(lang, base, ns, str(p.get("name")), crash, started=not not_started(p))[:2]
             if crash and not notes:
                 notes.append(crash_tip(lang))
         if not bad:

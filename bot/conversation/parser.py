@@ -39,6 +39,8 @@ class Intent:
     plan: bool = False  # a health check to confirm before running
     value: str | None = None  # /use ns|cluster argument; the bad command's name
     slash: bool = False
+    target: str | None = None  # the first name-like word ("production 的事件"): maybe a namespace, the engine checks
+    position: int | None = None  # "第二个的日志": a row of the pod list just shown (1-based, -1 = the last)
 
 
 NAME = r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?"
@@ -54,7 +56,8 @@ STOP = frozenset(
     with this that one should be not sure them can you i im m s how about any do does up replicas replica state
     let lets have has give tell info information details detail whole current last first second third crash
     crashed crashing unhealthy failing broken running find where here now again pls thanks thank wrong going
-    happened happening problem problems issue issues check""".split()
+    happened happening problem problems issue issues check container containers warning warnings why
+    keeps keep restarting top usage errors error down""".split()
 )
 
 ORDINALS_EN = {
@@ -77,8 +80,9 @@ def normalize(text: str) -> str:
 
 
 def _kw(words: str) -> re.Pattern[str]:
-    """English keywords must stand alone (not inside `cart-service`); Chinese ones match anywhere."""
-    return re.compile(rf"(?<![\w\-])(?:{words})(?![\w\-])")
+    """English keywords must stand alone (not inside `cart-service`); Chinese ones match anywhere. The boundary is
+    ASCII-only: in "删除这个pod" / "看下dev的pod" a CJK neighbour (a regex word character) is still a boundary."""
+    return re.compile(rf"(?<![a-z0-9_\-])(?:{words})(?![a-z0-9_\-])")
 
 
 def name_tokens(text: str) -> list[str]:
@@ -99,10 +103,10 @@ def ordinal(text: str) -> int | None:
     if m:
         v = m.group(1)
         return int(v) if v.isdigit() else _ZH_DIGITS[v]
-    if re.search(r"最后一个|(?<![\w\-])last(?: one)?(?![\w\-])", t):
+    if re.search(r"最后一个|(?<![a-z0-9_\-])last(?: one)?(?![a-z0-9_\-])", t):
         return -1
     for word, n in ORDINALS_EN.items():
-        if re.search(rf"(?<![\w\-]){word}(?![\w\-])", t):
+        if re.search(rf"(?<![a-z0-9_\-]){word}(?![a-z0-9_\-])", t):
             return n
     m = re.fullmatch(r"(?:#|no\.?\s*|number\s*)(\d+)", t)
     if m:
@@ -112,8 +116,16 @@ def ordinal(text: str) -> int | None:
 
 _LIST_REQ = re.compile(
     r"列出来|列一下|列出|列给我|都有哪些|有哪些|不确定|不知道|不清楚|看看有什么|"
-    r"(?<![\w\-])(?:list them|list|not sure|don'?t know|no idea|show (?:me )?(?:the )?options|which ones|show all)(?![\w\-])"
+    r"(?<![a-z0-9_\-])(?:list them|list|not sure|don'?t know|no idea|show (?:me )?(?:the )?options|which ones|show all)(?![a-z0-9_\-])"
 )
+
+
+_MORE_REQ = re.compile(r"^(?:更多|还有吗|还有呢|下一页|下页|再来一些|more|show more|next|next page|more please)$")
+
+
+def is_more_request(text: str) -> bool:
+    """'more' / '下一页' typed at a question with many choices: the next page."""
+    return bool(_MORE_REQ.match(normalize(text)))
 
 
 def is_list_request(text: str) -> bool:
@@ -125,17 +137,17 @@ def is_list_request(text: str) -> bool:
 
 _NS_PATTERNS = [
     re.compile(rf"(?:-n|--namespace)[ =]({NAME})"),
-    re.compile(rf"(?<![\w\-])(?:namespace|ns)\s+({NAME})"),
-    re.compile(rf"({NAME})\s*(?:命名空间|名字空间|namespace(?![\w\-]))"),
+    re.compile(rf"(?<![a-z0-9_\-])(?:namespace|ns)\s+({NAME})"),
+    re.compile(rf"({NAME})\s*(?:命名空间|名字空间|namespace(?![a-z0-9_\-]))"),
     re.compile(rf"(?:命名空间|名字空间)\s*({NAME})"),
-    re.compile(rf"(?<![\w\-])(?:in|from|under)\s+(?:the\s+)?({NAME})"),
+    re.compile(rf"(?<![a-z0-9_\-])(?:in|from|under)\s+(?:the\s+)?({NAME})"),
     re.compile(rf"在\s*({NAME})"),
     re.compile(rf"({NAME})\s*(?:里|中的|中|下的|下面|内|上的)"),
 ]
 
 _CANCEL = re.compile(r"^(?:取消|算了|不用了|cancel|never ?mind|stop|abort)$")
 _RESET = re.compile(r"^(?:重置|重新开始|清空对话|reset|start over)$")
-_REFRESH = re.compile(r"刷新缓存|清除缓存|清空缓存|(?<![\w\-])refresh(?: (?:the )?cache)?(?![\w\-])")
+_REFRESH = re.compile(r"刷新缓存|清除缓存|清空缓存|(?<![a-z0-9_\-])refresh(?: (?:the )?cache)?(?![a-z0-9_\-])")
 _HELP = re.compile(r"^(?:帮助|help|菜单|menu|你能做什么|你会什么|what can you do|commands)$")
 _GREET = re.compile(r"^(?:hi|hello|hey|你好|您好|在吗|哈喽|嗨)$")
 
@@ -146,8 +158,13 @@ _ROLLBACK = re.compile(r"回滚|" + _kw("rollback|roll back|undo").pattern)
 _SCALE = re.compile(r"扩容|缩容|扩缩容|副本数|" + _kw("scale|scale up|scale down").pattern)
 _DELETE = re.compile(r"删除|删掉|干掉|" + _kw("delete|kill|remove").pattern)
 _HEALTH = re.compile(
-    r"健康|诊断|排查|体检|怎么了|出了什么问题|有什么问题|"
-    + _kw("health|healthy|diagnose|troubleshoot|what'?s wrong|what is wrong|wrong with").pattern
+    r"健康|诊断|排查|体检|怎么了|出了什么问题|有什么问题|为什么|为啥|"
+    + _kw("health|healthy|diagnose|troubleshoot|what'?s wrong|what is wrong|wrong with|why").pattern
+)
+# "orders 为什么一直重启" / "why does orders keep restarting" ask WHY: a diagnosis, never a restart proposal
+_RESTART_QUESTION = re.compile(
+    r"为什么|为啥|怎么.{0,4}重启|一直重启|反复重启|不停重启|频繁重启|重启了|重启次数|在重启|正在重启|重启中|哪些|有没有|"
+    + _kw(r"why|keeps? restarting|restarting|restarted|restart count|which|any").pattern
 )
 _LOGS = re.compile(r"日志|" + _kw("logs?").pattern)
 _PREVIOUS = re.compile(r"上一次|上次|之前的|崩溃前|前一个|" + _kw("previous|prev|last crash").pattern)
@@ -161,12 +178,24 @@ _PODS = re.compile(r"容器组|实例|" + _kw("pods?").pattern)
 _CLUSTERS = re.compile(r"集群列表|哪些集群|所有集群|列出.*集群|" + _kw("clusters|contexts?|list clusters").pattern)
 _OVERVIEW = re.compile(r"状态|概况|总览|概览|怎么样|情况|" + _kw("status|overview|summary|how is|how's").pattern)
 _UNHEALTHY = re.compile(
-    r"异常|不健康|有问题|失败|崩溃|" + _kw(r"unhealthy|failing|crash\w*|broken|not running").pattern
+    r"异常|不健康|有问题|失败|崩溃|报错|出错|起不来|挂了|不正常|"
+    + _kw(r"unhealthy|failing|crash\w*|broken|not running|errors?").pattern
+)
+# A symptom with a name ("frontend 拉不到镜像", "payment-api 一直 crash"): diagnose that workload
+_SYMPTOM = re.compile(
+    r"拉不到|拉取失败|起不来|启动失败|报错|出错|挂了|不正常|异常|崩溃|一直重启|"
+    + _kw(r"crash\w*|failing|broken|down|errors?|not starting|not running").pattern
 )
 _REFERS = re.compile(r"它的|它|这个pod|那个pod|该pod|" + _kw("its|it'?s|it|this pod|that pod").pattern)
 _STS = _kw("statefulsets?|sts")
-_TAIL = re.compile(r"(?:最后|最近|tail|last)\s*(\d{1,4})\s*(?:行|lines?)?")
-_REPLICAS = re.compile(r"(?:到|至|为|成|to|=)\s*(\d{1,4})|(\d{1,4})\s*(?:个副本|副本|个|replicas?)")
+_WARNINGS = re.compile(r"告警|警告|" + _kw("warnings?").pattern)
+_CONTAINER = (
+    re.compile(rf"(?<![a-z0-9_\-])(?:container|-c|--container)[ =]({NAME})"),  # "container web", "-c web"
+    re.compile(rf"({NAME})\s*(?:容器|container(?![a-z0-9_\-]))"),  # "web 容器", "the sidecar container"
+)
+# Whole numbers only: "扩容到 100000 个副本" must stay 100000 (refused with the allowed range), never become 1000.
+_TAIL = re.compile(r"(?:最后|最近|tail|last)\s*(\d{1,9})(?!\d)\s*(?:行|lines?)?")
+_REPLICAS = re.compile(r"(?:到|至|为|成|to|=)\s*(\d{1,9})(?!\d)|(?<!\d)(\d{1,9})\s*(?:个副本|副本|个|replicas?)")
 
 _QUICK = {
     "列出所有集群": "list_clusters",
@@ -186,6 +215,18 @@ def _namespace(t: str) -> str | None:
         if m and m.group(1) not in STOP:
             return m.group(1)
     return None
+
+
+def _container(t: str) -> str | None:
+    for pat in _CONTAINER:
+        for m in pat.finditer(t):
+            if m.group(1) not in STOP:
+                return m.group(1)
+    return None
+
+
+# `-n dev`, `--tail 50`, `-c web` in a pasted kubectl line: their values are not the object the user means
+_FLAG_VALUES = re.compile(r"(?<![a-z0-9_\-])(?:-n|--namespace|-c|--container|--tail)[ =]\S+")
 
 
 def _target(t: str, exclude: set[str]) -> str | None:
@@ -212,26 +253,35 @@ def parse(text: str) -> Intent:
     if _REFRESH.search(t):
         return Intent(Kind.REFRESH)
     ns = _namespace(t)
-    exclude = {ns} if ns else set()
-    target = _target(t, exclude)
+    container = _container(t)
+    exclude = {x for x in (ns, container) if x}
+    target = _target(_FLAG_VALUES.sub(" ", t), exclude)
     base_args: dict[str, Any] = {"namespace": ns} if ns else {}
 
     def hint(slot: str) -> dict[str, str]:
         return {slot: target} if target else {}
 
-    # Mutations first: "重启 cart-service-v1" must never read as something else.
+    def tool(name: str, args: dict[str, Any], hints: dict[str, str], **kw: Any) -> Intent:
+        return Intent(Kind.TOOL, name, args, hints, target=None if ns else target, **kw)
+
+    refers = target is None and bool(_REFERS.search(t))
+    at = ordinal(t) if target is None else None
+    # Mutations first: "重启 cart-service-v1" must never read as something else. "重启它" refers to what was
+    # just shown; the engine turns that into hints to pick from, never into a ready-made target.
     if _UNCORDON.search(t):
         return Intent(Kind.TOOL, "uncordon_node", {}, hint("node"))
     if _CORDON.search(t):
         return Intent(Kind.TOOL, "cordon_node", {}, hint("node"))
     if _DELETE.search(t) and _PODS.search(t):
-        return Intent(Kind.TOOL, "delete_pod", base_args, hint("pod"))
+        return Intent(Kind.TOOL, "delete_pod", base_args, hint("pod"), refers=refers)
     if _ROLLBACK.search(t):
-        return Intent(Kind.TOOL, "rollback_deployment", base_args, hint("deployment"))
-    if _RESTART.search(t):
+        return Intent(Kind.TOOL, "rollback_deployment", base_args, hint("deployment"), refers=refers)
+    if _RESTART.search(t) and _RESTART_QUESTION.search(t) and not target:
+        return tool("list_pods", base_args, {})  # "哪些 pod 在重启": a question; the list shows the restarts
+    if _RESTART.search(t) and not (_RESTART_QUESTION.search(t) and target):
         if _PODS.search(t) and not _DEPLOYS.search(t):
-            return Intent(Kind.TOOL, "delete_pod", base_args, hint("pod"))
-        return Intent(Kind.TOOL, "restart_deployment", base_args, hint("deployment"))
+            return Intent(Kind.TOOL, "delete_pod", base_args, hint("pod"), refers=refers)
+        return Intent(Kind.TOOL, "restart_deployment", base_args, hint("deployment"), refers=refers)
     if _SCALE.search(t):
         args = dict(base_args)
         m = _REPLICAS.search(t)
@@ -239,23 +289,27 @@ def parse(text: str) -> Intent:
             args["replicas"] = int(m.group(1) or m.group(2))
         if _STS.search(t):
             return Intent(Kind.TOOL, "scale_statefulset", args, hint("statefulset"))
-        return Intent(Kind.TOOL, "scale_deployment", args, hint("deployment"))
+        return Intent(Kind.TOOL, "scale_deployment", args, hint("deployment"), refers=refers)
 
-    refers = target is None and bool(_REFERS.search(t))
-    if _HEALTH.search(t) and target:
+    if (_HEALTH.search(t) or _RESTART.search(t)) and target:
         return Intent(Kind.TOOL, "workload_health", base_args, {"name": target}, plan=True)
-    if _LOGS.search(t):
+    if _LOGS.search(t) or (container and not _EVENTS.search(t) and not _DESCRIBE.search(t)):
         args = dict(base_args)
         if _PREVIOUS.search(t):
             args["previous"] = True
+            refers = refers or target is None  # "上一次的日志" / "previous logs": of the pod just shown
+        if container:
+            args["container"] = container
+            refers = refers or target is None  # "container nginx-sidecar": another container of that pod
         m = _TAIL.search(t)
         if m:
-            args["tail_lines"] = max(1, min(5000, int(m.group(1))))
-        return Intent(Kind.TOOL, "pod_logs", args, hint("pod"), refers=refers)
+            args["tail_lines"] = int(m.group(1))  # out of range: the engine says so and uses the nearest
+        return tool("pod_logs", args, hint("pod"), refers=refers, position=at)
     if _EVENTS.search(t):
-        return Intent(Kind.TOOL, "list_events", base_args, hint("object_name"), refers=refers)
+        args = {**base_args, "warnings_only": True} if _WARNINGS.search(t) else dict(base_args)
+        return tool("list_events", args, hint("object_name"), refers=refers, position=at)
     if _DESCRIBE.search(t):
-        return Intent(Kind.TOOL, "describe_pod", base_args, hint("pod"), refers=refers)
+        return tool("describe_pod", base_args, hint("pod"), refers=refers, position=at)
     if _CLUSTERS.search(t):
         return Intent(Kind.TOOL, "list_clusters")
     if _NODES.search(t):
@@ -264,14 +318,21 @@ def parse(text: str) -> Intent:
         args = dict(base_args)
         if _UNHEALTHY.search(t):
             args["only_unhealthy"] = True
-        return Intent(Kind.TOOL, "list_pods", args, hint("name_filter"))
+        return tool("list_pods", args, hint("name_filter"))
     if _DEPLOYS.search(t):
-        return Intent(Kind.TOOL, "list_deployments", base_args)
+        return tool("list_deployments", base_args, {})
     if _SERVICES.search(t):
-        return Intent(Kind.TOOL, "list_services", base_args)
+        return tool("list_services", base_args, {})
     if _NAMESPACES.search(t):
         return Intent(Kind.TOOL, "list_namespaces")
-    if _HEALTH.search(t) or _OVERVIEW.search(t) or re.search(r"(?<![\w\-])(?:k8s|kubernetes|集群)(?![\w\-])", t):
+    if _SYMPTOM.search(t) and target:
+        return Intent(Kind.TOOL, "workload_health", base_args, {"name": target}, plan=True)
+    if (
+        _HEALTH.search(t)
+        or _SYMPTOM.search(t)
+        or _OVERVIEW.search(t)
+        or re.search(r"(?<![a-z0-9_\-])(?:k8s|kubernetes|集群)(?![a-z0-9_\-])", t)
+    ):
         return Intent(Kind.TOOL, "cluster_overview")
     if _GREET.match(t):
         return Intent(Kind.GREET)

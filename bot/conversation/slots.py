@@ -165,6 +165,8 @@ def match_answer(text: str, options: list[str], *, exact_only: bool) -> Match:
     lowered = {o.lower(): o for o in options}
     if t in lowered:
         return Match(lowered[t])
+    if t.isdigit() and 1 <= int(t) <= len(options):  # a bare "2" typed in a chat: the second button shown
+        return Match(options[int(t) - 1])
     words = [w for w in re.findall(r"[a-z0-9][a-z0-9.\-]*", t)]
     exact = [lowered[w] for w in words if w in lowered]
     if len(set(exact)) == 1:

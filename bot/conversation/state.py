@@ -23,6 +23,7 @@ class Flow(BaseModel):
     page: int = 0
     plan: bool = False  # a health check: show the plan and ask before running
     crashing: list[str] = Field(default_factory=list)  # offered pods that are crash-looping (next steps differ)
+    recovered: bool = False  # a NOT_FOUND was already recovered from once (never loop re-asking)
 
 
 class Memory(BaseModel):
@@ -33,6 +34,7 @@ class Memory(BaseModel):
     deployment: str | None = None
     deployment_namespace: str | None = None
     node: str | None = None
+    listed: list[list[str]] = Field(default_factory=list)  # [namespace, pod] rows of the last pod list shown
 
 
 class ConvState(BaseModel):

@@ -80,6 +80,12 @@ _ASK = {
     "node": ("哪个节点？", "Which node?"),
     "cluster": ("哪个集群？", "Which cluster?"),
 }
+# plain values typed by the user (no choices to offer)
+_ASK_VALUE = {
+    "replicas": ("要调整到几个副本？请输入数字。", "How many replicas? Type a number."),
+    "tail_lines": ("要看最后多少行？请输入数字。", "How many lines from the end? Type a number."),
+    "revision": ("回滚到哪个版本号？请输入数字。", "Which revision to roll back to? Type a number."),
+}
 _ALL = {
     "namespace": ("列出所有命名空间", "List all namespaces"),
     "pod": ("列出所有 Pod", "List all pods"),
@@ -108,7 +114,15 @@ def question_card(
         base["h"] = dict(flow.hints)
     if flow.plan:
         base["pl"] = 1
-    if what is None:
+    if what is None and (info.name, slot) == ("workload_health", "name"):
+        question = tr(
+            lang,
+            "要检查哪个工作负载？点一个，或输入名字/名字前缀。",
+            "Which workload? Pick one, or type its name or a prefix.",
+        )
+    elif what is None and slot in _ASK_VALUE:
+        question = tr(lang, *_ASK_VALUE[slot])
+    elif what is None:
         spec = info.properties.get(slot, {})
         desc = str(spec.get("description") or slot)
         question = tr(lang, "请输入 `{s}`（{d}）。", "Please type `{s}` ({d}).", s=slot, d=desc)
@@ -162,7 +176,7 @@ def question_card(
         input_hint=tr(
             lang, "也可以直接输入名字或序号（如「第二个」）", 'or type a name or a position ("the second one")'
         )
-        if what is not None
+        if what is not None or options
         else tr(lang, "直接输入", "type it"),
     )
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from bot.policy.engine import decide, impersonation_for, roles_of
 from bot.policy.loader import PolicyError, load_policy
-from bot.policy.model import CallFacts, Effect, Policy
+from bot.policy.model import CallFacts, Decision, Effect, Policy, Why
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +156,22 @@ def check(files: Sequence[Path], *, out: TextIO | None = None) -> int:
     return 1
 
 
+def _decision(policy: Policy, user: str, chat: str, facts: CallFacts) -> Decision:
+    """What the bot does: the files' decision, except that Secrets are never readable (the gate's built-in rule),
+    so `explain` never says ALLOW for a request the bot would refuse."""
+    if facts.resource == "secrets" and not facts.mutates:
+        return Decision(
+            Effect.DENY,
+            "builtin:no-secrets",
+            Why.DENIED_BY_RULE,
+            "Secrets are never readable through KubeDuty, whatever the policy files say",
+            roles=roles_of(policy, user, chat),
+        )
+    return decide(policy, user, chat, facts)
+
+
 def describe(policy: Policy, user: str, chat: str, facts: CallFacts) -> list[str]:
-    d = decide(policy, user, chat, facts)
+    d = _decision(policy, user, chat, facts)
     lines = [
         f"request:  {facts.tool} (verb {facts.verb}, resource {facts.resource}, risk {facts.risk}, "
         f"namespace {facts.namespace or '-'}, cluster {facts.cluster})",
@@ -189,5 +203,5 @@ def explain(*, request: str, user: str, chat: str, files: Sequence[Path], out: T
         return 2
     for line in describe(policy, user, chat, facts):
         print(line, file=out)
-    effect = decide(policy, user, chat, facts).effect
+    effect = _decision(policy, user, chat, facts).effect
     return {Effect.ALLOW: 0, Effect.DENY: 1, Effect.APPROVAL: 3}[effect]

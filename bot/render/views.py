@@ -51,6 +51,17 @@ def age(seconds: int | None) -> str:
     return f"{seconds // 86400}d"
 
 
+def memory(quantity: str) -> str:
+    """`16393576Ki` -> `15.6Gi`: node capacity as people read it; other forms are shown as given."""
+    units = {"Ki": 1, "Mi": 1024, "Gi": 1024**2}
+    for suffix, factor in units.items():
+        number = quantity[: -len(suffix)]
+        if quantity.endswith(suffix) and number.isdigit():
+            kib = int(number) * factor
+            return f"{kib / 1024**2:.1f}Gi" if kib >= 1024**2 else f"{kib / 1024:.0f}Mi"
+    return quantity
+
+
 def cell(text: object) -> str:
     s = str(text)
     return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
@@ -259,7 +270,7 @@ def _nodes(r: m.NodeList, lang: Lang) -> list[Block]:
             ",".join(n.roles) or "-",
             n.version,
             n.cpu,
-            n.memory,
+            memory(n.memory),
         )
         for n in r.items
     ]
@@ -311,7 +322,8 @@ def _health(r: m.WorkloadHealth, lang: Lang) -> list[Block]:
 def _change(r: m.ChangePreview, lang: Lang) -> list[Block]:
     target = f"{r.kind} {r.namespace + '/' if r.namespace else ''}{r.name}"
     pairs = [(k, f"{r.before.get(k, '-')} → {r.after.get(k, '-')}") for k in sorted(set(r.before) | set(r.after))]
-    blocks: list[Block] = [Markdown(f"**{r.action}** {target}" + (" (dry run)" if r.dry_run else ""))]
+    dry = tr(lang, "（预演，未改动）", " (dry run, nothing changed)") if r.dry_run else ""
+    blocks: list[Block] = [Markdown(f"**{r.action}** {target}{dry}")]
     if pairs:
         blocks.append(Fields(tuple(pairs)))
     if r.summary:

@@ -38,6 +38,7 @@ class BuiltinSource:
     """`ToolSource` over `tools.catalogue`; never raises from `call`."""
 
     name = "builtin"
+    redacts_output = True  # tools.catalogue.run_tool redacts every result
 
     def __init__(self, kube: KubeClients, *, catalogue: Mapping[str, ToolSpec[Any, Any]] | None = None) -> None:
         self.kube = kube

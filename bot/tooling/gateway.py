@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome, ToolSource
+from tools.redact import mask_obj, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,20 @@ class ToolGateway:
                 )
             kwargs = {"impersonate_user": impersonate_user, "impersonate_groups": tuple(impersonate_groups)}
         try:
-            return await source.call(call, **kwargs)
+            outcome = await source.call(call, **kwargs)
         except Exception as exc:  # a source must not take the conversation down
             log.exception("tool source %s failed on %s", source.name, call.tool)
-            return ToolOutcome(ok=False, error_code="failed", error=f"{call.tool} failed: {exc}")
+            outcome = ToolOutcome(ok=False, error_code="failed", error=f"{call.tool} failed: {exc}")
+        # Only our own catalogue redacts its results; anything else (external MCP servers) and every error text
+        # (it may echo upstream API messages) is masked here, the one door to cards, audit and the LLM's context.
+        return _masked(outcome, results=not getattr(source, "redacts_output", False))
+
+
+def _masked(out: ToolOutcome, *, results: bool) -> ToolOutcome:
+    return ToolOutcome(
+        ok=out.ok,
+        data=mask_obj(out.data) if results and out.data is not None else out.data,
+        text=mask_text(out.text) if results else out.text,
+        error_code=out.error_code,
+        error=mask_text(out.error) if out.error else out.error,
+    )

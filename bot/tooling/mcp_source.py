@@ -243,6 +243,7 @@ class McpSource:
         self.prefix = config.tool_prefix
         self._server = server  # in-process target (ours)
         self._trusted = trusted
+        self.redacts_output = trusted  # our own server redacts; the gateway masks what an external one returns
         self._tasks = tasks
         self._transport = "inprocess" if server is not None else config.transport
         self._client: Client | None = None

@@ -127,7 +127,8 @@ async def test_the_requester_sees_the_exact_change_confirms_and_the_replicas_cha
     _, card = await propose(gate, gateway, ALICE, scale("dev", name, after))
     text = card_text(card)
     assert f"replicas | {before} | {after}" in text, text
-    assert "dev" in text and name in text and "default" in text
+    # the card names the cluster that really changes (the tools' default context), never a placeholder
+    assert "dev" in text and name in text and "Cluster: sandbox" in text
     assert {b.action.op for b in card.buttons} == {CONFIRM, CANCEL}
     assert all(set(b.action.args) == {"id"} for b in card.buttons)
     assert replicas(sandbox, "dev", name) == before  # the preview was a dry run
@@ -139,7 +140,7 @@ async def test_the_requester_sees_the_exact_change_confirms_and_the_replicas_cha
 
     rows = await audit_rows(store)
     assert [x["event"] for x in rows] == ["propose", "confirm", "execute"]
-    digest = scale("dev", name, after, dry_run=False).digest()
+    digest = scale("dev", name, after, cluster="sandbox", dry_run=False).digest()  # the cluster is pinned
     assert {x["call_hash"] for x in rows} == {digest}
     assert rows[-1]["decision"] == "executed" and rows[-1]["approvers"] == "console:alice"
     lines = [json.loads(x) for x in (tmp_path / "audit.jsonl").read_text().splitlines()]

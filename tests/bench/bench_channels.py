@@ -57,6 +57,7 @@ async def bench(platform: str, n: int, sandbox: Any, redis_url: str) -> None:
             dingtalk_client_id=emu.client_id,
             dingtalk_client_secret=emu.client_secret,
             dingtalk_openapi_endpoint=emu.url,
+            dingtalk_card_template_id=emu.template_id,
         )
     else:
         settings = Settings(**common, feishu_app_id=emu.app_id, feishu_app_secret=emu.app_secret, feishu_domain=emu.url)

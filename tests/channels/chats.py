@@ -82,7 +82,7 @@ class DingTalkChat:
 
     def _view(self, card: SentCard) -> View:
         return View(
-            card.biz_id,
+            card.out_track_id,
             card.conversation_id or card.user_id or "",
             card.text,
             tuple(b["label"]["text"] for b in card.buttons()),

@@ -57,6 +57,7 @@ def platform_settings(
             "dingtalk_client_id": dingtalk.client_id,
             "dingtalk_client_secret": dingtalk.client_secret,
             "dingtalk_openapi_endpoint": dingtalk.url,
+            "dingtalk_card_template_id": dingtalk.template_id,
         }
     if feishu is not None:
         values |= {"feishu_app_id": feishu.app_id, "feishu_app_secret": feishu.app_secret, "feishu_domain": feishu.url}

@@ -29,6 +29,7 @@ async def test_kubeduty_run_serves_both_platforms_and_exits_zero_on_sigterm(
         "DINGTALK_CLIENT_ID": dingtalk_gateway.client_id,
         "DINGTALK_CLIENT_SECRET": dingtalk_gateway.client_secret,
         "DINGTALK_OPENAPI_ENDPOINT": dingtalk_gateway.url,
+        "DINGTALK_CARD_TEMPLATE_ID": dingtalk_gateway.template_id,
         "FEISHU_APP_ID": feishu_gateway.app_id,
         "FEISHU_APP_SECRET": feishu_gateway.app_secret,
         "FEISHU_DOMAIN": feishu_gateway.url,
@@ -46,8 +47,9 @@ async def test_kubeduty_run_serves_both_platforms_and_exits_zero_on_sigterm(
             sys.executable, "-m", "bot.cli", "run", env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path
         )
         try:
-            await dingtalk_gateway.wait_connected()
-            await feishu_gateway.wait_connected()
+            # A fresh interpreter importing both SDKs: on a loaded machine that alone can take a while.
+            await dingtalk_gateway.wait_connected(within=60)
+            await feishu_gateway.wait_connected(within=60)
             await dingtalk_gateway.say("/help")
             await feishu_gateway.say("/help")
             await dingtalk_gateway.wait_cards(1)

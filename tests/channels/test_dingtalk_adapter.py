@@ -1,4 +1,7 @@
-"""The DingTalk adapter with the real `dingtalk-stream` SDK against the local gateway emulator."""
+"""The DingTalk adapter with the real `dingtalk-stream` SDK against the local gateway emulator.
+
+Cards are advanced message cards (template + createAndDeliver, callbackType STREAM): the only kind whose clicks
+DingTalk delivers over the Stream connection (see the emulator's docstring for the sources)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,13 @@ import json
 
 from bot.store import Store
 from tests.channels.conftest import Serve, make_echo_bot, platform_settings
-from tests.channels.emulators.dingtalk import MESSAGE_TOPIC, DingTalkEmulator
+from tests.channels.emulators.dingtalk import (
+    CARD_INSTANCES,
+    CARD_TOPIC,
+    CREATE_AND_DELIVER,
+    MESSAGE_TOPIC,
+    DingTalkEmulator,
+)
 
 
 async def test_a_group_message_that_mentions_the_bot_gets_a_card_reply_in_that_group(
@@ -82,7 +91,7 @@ async def test_a_forged_button_payload_is_refused_and_changes_nothing(
     await dingtalk_gateway.wait_calls("POST", "/v1.0/robot/groupMessages/send")
     assert dingtalk_gateway.texts[-1]["text"].startswith("refused")
     await dingtalk_gateway.quiet()
-    assert dingtalk_gateway.calls_to("PUT", "/v1.0/im/robots/interactiveCards") == [] and len(card.versions) == 1
+    assert dingtalk_gateway.calls_to("PUT", CARD_INSTANCES) == [] and len(card.versions) == 1
 
 
 async def test_the_same_frame_delivered_twice_gets_one_reply(
@@ -113,3 +122,97 @@ async def test_after_the_gateway_drops_the_connection_the_bot_reconnects_and_ans
     (card,) = await dingtalk_gateway.wait_cards(1)
     assert "still there?" in card.title
     assert json.dumps(dingtalk_gateway.subscriptions).count("/v1.0/card/instances/callback") == 1
+
+
+async def test_a_card_is_created_from_the_configured_template_with_stream_callbacks_and_string_data(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("hi there")
+    (card,) = await dingtalk_gateway.wait_cards(1)
+    (call,) = dingtalk_gateway.calls_to("POST", CREATE_AND_DELIVER)
+    body = call.body
+    assert body["cardTemplateId"] == dingtalk_gateway.template_id and body["callbackType"] == "STREAM"
+    assert body["openSpaceId"] == "dtv1.card//IM_GROUP.cid-group-1"
+    assert body["imGroupOpenDeliverModel"]["robotCode"] == dingtalk_gateway.client_id
+    assert body["outTrackId"] == card.out_track_id
+    assert all(isinstance(v, str) for v in body["cardData"]["cardParamMap"].values())
+    assert dingtalk_gateway.refused == []
+
+
+async def test_a_direct_message_card_goes_to_the_users_robot_chat_and_its_click_comes_back(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("dm status", group=False, conversation_id="cid-dm-bob", user_id="staff-bob")
+    (card,) = await dingtalk_gateway.wait_cards(1)
+    body = dingtalk_gateway.calls_to("POST", CREATE_AND_DELIVER)[0].body
+    assert body["openSpaceId"] == "dtv1.card//IM_ROBOT.staff-bob" and "imGroupOpenDeliverModel" not in body
+    await dingtalk_gateway.click(card, "again", user_id="staff-bob")
+    await dingtalk_gateway.wait_updates(1)
+    assert "clicked: dm status" in card.title
+    await dingtalk_gateway.wait_calls("POST", "/v1.0/robot/oToMessages/batchSend")
+    assert dingtalk_gateway.texts[-1]["userIds"] == ["staff-bob"]
+
+
+async def test_a_callback_without_our_button_params_is_acked_and_changes_nothing(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("status")
+    (card,) = await dingtalk_gateway.wait_cards(1)
+    content = {"cardPrivateData": {"actionIds": ["someone_elses"], "params": {"action": "agree"}}}
+    data = {"userId": "staff-alice", "outTrackId": card.out_track_id, "content": json.dumps(content)}
+    ack = await dingtalk_gateway.push(CARD_TOPIC, data)
+    assert ack["code"] == 200
+    await dingtalk_gateway.quiet()
+    assert dingtalk_gateway.calls_to("PUT", CARD_INSTANCES) == [] and dingtalk_gateway.texts == []
+    assert [e.text for e in bot.seen] == ["status"]  # type: ignore[union-attr]
+
+
+async def test_without_a_card_template_the_reply_is_a_markdown_message_and_no_card(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway, dingtalk_card_template_id=None), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("plain please")
+    (call,) = await dingtalk_gateway.wait_calls("POST", "/v1.0/robot/groupMessages/send")
+    assert call.body["msgKey"] == "sampleMarkdown" and call.body["openConversationId"] == "cid-group-1"
+    assert "echo: plain please" in dingtalk_gateway.texts[-1]["text"]
+    await dingtalk_gateway.quiet()
+    assert dingtalk_gateway.calls_to("POST", CREATE_AND_DELIVER) == [] and dingtalk_gateway.sent_cards() == []
+
+
+async def test_a_click_by_a_non_staff_identity_is_refused_with_a_notice_and_changes_nothing(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("status")
+    (card,) = await dingtalk_gateway.wait_cards(1)
+    ack = await dingtalk_gateway.click(card, "again", user_id="union-123", user_id_type=2)
+    assert ack["code"] == 200
+    await dingtalk_gateway.wait_calls("POST", "/v1.0/robot/groupMessages/send")
+    assert "Only members of this organisation" in dingtalk_gateway.texts[-1]["text"]
+    await dingtalk_gateway.quiet()
+    assert dingtalk_gateway.calls_to("PUT", CARD_INSTANCES) == [] and len(card.versions) == 1
+
+
+async def test_a_sender_without_a_staff_id_gets_an_identity_that_cannot_equal_a_staff_id(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("hello", user_id="staff-alice", staff=False)
+    await dingtalk_gateway.wait_cards(1)
+    (event,) = bot.seen  # type: ignore[attr-defined]
+    assert event.sender.user_id.startswith("ext-") and event.sender.user_id != "staff-alice"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.channels.feishu import adapter as feishu_adapter
-from bot.core.events import CardActionEvent, InboundEvent
+from bot.core.events import CardActionEvent, InboundEvent, MessageEvent
 from bot.core.responder import Responder
 from bot.store import Store
 from tests.channels.conftest import Serve, make_echo_bot, platform_settings
@@ -40,6 +40,8 @@ async def test_a_group_message_mentioning_someone_else_is_ignored_but_a_command_
     (reply,) = await feishu_gateway.wait_sent(1)
     await feishu_gateway.quiet()
     assert len(feishu_gateway.sent()) == 1 and reply.title == "echo: /help"
+    # Ordered within the chat, so "lunch?" was decided before "/help" was handled: it never reached the bot.
+    assert [e.text for e in bot.seen if isinstance(e, MessageEvent)] == ["/help"]
 
 
 async def test_a_mention_of_another_user_next_to_the_bot_is_kept_by_name(
@@ -150,8 +152,13 @@ async def test_the_same_frame_delivered_twice_gets_one_reply(
     second = await feishu_gateway.push(event, frame_id="f-dup")
     assert first["code"] == second["code"] == 200
     await feishu_gateway.wait_sent(1)
+    # A later message in the same chat is handled after the duplicate was dealt with (order is kept per chat).
+    await feishu_gateway.say("and this one", message_id="om_in_after")
+    _first, after = await feishu_gateway.wait_sent(2)
+    assert after.title == "echo: and this one"
     await feishu_gateway.quiet()
-    assert len(feishu_gateway.sent()) == 1 and len(bot.seen) == 1
+    assert len(feishu_gateway.sent()) == 2
+    assert [e.text for e in bot.seen if isinstance(e, MessageEvent)] == ["once please", "and this one"]
 
 
 async def test_after_the_gateway_drops_the_connection_the_bot_reconnects_and_answers(

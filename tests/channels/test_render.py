@@ -1,4 +1,4 @@
-"""The same Card renders to a DingTalk interactive card and to Feishu card JSON 2.0: valid, bounded, signed."""
+"""The same Card renders to DingTalk card template data and to Feishu card JSON 2.0: valid, bounded, signed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 import pytest
 
 from bot.core.actions import Action, ActionCodec, InvalidPayload
+from bot.render.dingtalk import BUTTON_PARAMS as DINGTALK_BUTTON_PARAMS
 from bot.render.dingtalk import MAX_CARD_BYTES as DINGTALK_MAX
+from bot.render.dingtalk import TEMPLATE_VARIABLES as DINGTALK_VARIABLES
 from bot.render.dingtalk import button_params, render_dingtalk
 from bot.render.feishu import MAX_CARD_BYTES as FEISHU_MAX
 from bot.render.feishu import button_payload, render_feishu
@@ -92,12 +94,13 @@ def test_feishu_card_is_schema_2_with_header_tone_and_buttons_carrying_verifiabl
     assert any("showing 2 of 9" in s for s in _strings(doc))
 
 
-def test_dingtalk_card_buttons_are_callback_buttons_naming_their_conversation() -> None:
+def test_dingtalk_card_data_are_template_strings_with_request_buttons_naming_their_conversation() -> None:
     doc = render_dingtalk(sample(), sign=sign, conversation_id="cid-9", is_group=False, lang="en")
-    action = next(el for el in doc["contents"] if el["type"] == "action")
-    first = action["actions"][0]
-    assert first["actionType"] == "request" and first["status"] == "primary"
-    params = button_params({"cardPrivateData": {"actionIds": [first["id"]], "params": first["params"]}})
+    assert set(doc) == set(DINGTALK_VARIABLES) and all(isinstance(v, str) for v in doc.values())
+    first = json.loads(doc["buttons"])[0]
+    assert first["text"] == "v2 logs" and first["status"] == "primary"
+    sent_back = {name: first[name] for name in DINGTALK_BUTTON_PARAMS}  # what the template's button returns
+    params = button_params({"cardPrivateData": {"actionIds": [first["id"]], "params": sent_back}})
     assert params is not None and params["cid"] == "cid-9" and params["g"] == "0"
     assert codec.decode(params["p"], CHAT).op == "pick"
     assert button_params({"cardPrivateData": {"params": {"cid": "x"}}}) is None  # not one of ours

@@ -122,3 +122,32 @@ def test_a_bot_that_cannot_start_ends_the_run_with_one_clear_line_and_no_stack_t
     assert runner.run(settings, broken) == 1
     err = capsys.readouterr().err
     assert "could not start: policies/team.yaml:3" in err and "Traceback" not in err
+
+
+async def test_health_reports_each_tool_source_without_failing_the_probe_for_an_external_one(
+    sandbox: Any, tmp_path: Any
+) -> None:
+    from bot.settings import load_settings
+    from bot.tooling.mcp_config import build_sources
+    from bot.tooling.mcp_source import McpSource
+    from tools.k8s.client import KubeClients
+
+    config = tmp_path / "mcp.yaml"
+    config.write_text("servers:\n  - name: broken\n    command: /nonexistent/mcp-server\n", encoding="utf-8")
+    kube = KubeClients(kubeconfig=str(sandbox.kubeconfig_path), context="sandbox", timeout_seconds=3.0)
+    sources = build_sources(load_settings(mcp_config=str(config)), kube)
+    try:
+        builtin, broken = sources
+        assert isinstance(builtin, McpSource) and isinstance(broken, McpSource)
+        assert await builtin.wait_up(10)
+        assert not await broken.wait_up(1)
+        report = runner.health_report([], sources)
+        tools = report["tool_sources"]
+        assert tools["builtin"]["up"] is True and tools["builtin"]["tools"] > 0
+        assert tools["broken"]["up"] is False and tools["broken"]["state"] != "up"
+        assert report["ok"] is False and report["platforms"] == {}  # only platforms decide `ok`
+    finally:
+        for source in sources:
+            if isinstance(source, McpSource):
+                await source.aclose()
+        await kube.close()

@@ -111,3 +111,34 @@ async def test_piped_input_is_handled_line_by_line_and_returns_0(console_bot: Bo
     assert await run_console_channel(console_bot, stdin, out) == 0
     text = out.getvalue()
     assert text.count("┌─") >= 3  # welcome, namespaces, then the pods of the pressed namespace
+
+
+async def test_a_typed_request_means_the_pod_just_shown_not_an_older_cards_button(
+    console_bot: Bot, sandbox: SandboxHandle
+) -> None:
+    cart = sorted(
+        p["metadata"]["name"]
+        for p in sandbox.cluster.list_objects("Pod", "dev")
+        if "cart-service-v1" in p["metadata"]["name"]
+    )[0]
+    out = io.StringIO()
+    channel = ConsoleChannel(console_bot, out=out)
+    await channel.handle_line(f"/logs {cart} -n dev\n".encode())
+    assert "[3] Previous logs" in out.getvalue()  # an older card will offer this exact label
+    await channel.handle_line(b"describe payment-api in dev\n")
+    mark = len(out.getvalue())
+    await channel.handle_line(b"previous logs\n")
+    answer = out.getvalue()[mark:]
+    assert "payment-api" in answer and "(previous instance)" in answer
+    assert cart not in answer
+
+
+async def test_an_older_cards_button_is_still_pressable_by_its_label(console_bot: Bot) -> None:
+    out = io.StringIO()
+    channel = ConsoleChannel(console_bot, out=out)
+    await channel.handle_line("看下 cart-service 的日志\n".encode())  # a question card: [1] dev ...
+    await channel.handle_line(b"/ns\n")  # a newer card with other buttons
+    mark = len(out.getvalue())
+    await channel.handle_line(b"[dev]\n")  # not a request of its own: the older card's button
+    answer = out.getvalue()[mark:]
+    assert "cart-service-v1" in answer and "cart-service-v2" in answer

@@ -29,7 +29,16 @@ def test_an_altered_payload_is_refused_as_forged() -> None:
     tampered = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
     with pytest.raises(InvalidPayload) as err:
         codec.decode(tampered, CHAT)
-    assert err.value.reason in (PayloadError.FORGED, PayloadError.MALFORMED)
+    assert err.value.reason is PayloadError.FORGED  # the signature is checked before the body is even parsed
+
+
+def test_a_well_formed_body_with_other_arguments_under_the_old_signature_is_refused_as_forged() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    _, mac = codec.encode(Action("run", {"replicas": 1}), CHAT).split(".")
+    body, _ = codec.encode(Action("run", {"replicas": 100}), CHAT).split(".")
+    with pytest.raises(InvalidPayload) as err:
+        codec.decode(f"{body}.{mac}", CHAT)
+    assert err.value.reason is PayloadError.FORGED
 
 
 def test_a_payload_signed_with_another_secret_is_refused_as_forged() -> None:
@@ -51,7 +60,9 @@ def test_a_payload_past_its_expiry_is_refused_as_expired() -> None:
     clock = Clock()
     codec = ActionCodec("s3cret", ttl_seconds=60, clock=clock)
     payload = codec.encode(Action("run"), CHAT)
-    clock.now += 61
+    clock.now += 59
+    assert codec.decode(payload, CHAT) == Action("run")  # still valid just before its expiry
+    clock.now += 2
     with pytest.raises(InvalidPayload) as err:
         codec.decode(payload, CHAT)
     assert err.value.reason is PayloadError.EXPIRED

@@ -92,3 +92,23 @@ async def test_a_failing_handler_gives_a_friendly_card_without_a_stack_trace_and
     assert [c.title for c in rec.cards] == ["Something went wrong", "ok"]
     body = " ".join(b.text for b in rec.cards[0].blocks if isinstance(b, Markdown))
     assert "secret internal detail" not in body and "Traceback" not in body and "nothing in the cluster" in body
+
+
+async def test_a_slow_conversation_does_not_hold_up_another_one(store: Store) -> None:
+    # alice's first message waits until bob's message has been handled: only parallel workers can finish this.
+    bob_done = asyncio.Event()
+    log: list[str] = []
+
+    async def handler(event: InboundEvent, responder: Responder) -> None:
+        assert isinstance(event, MessageEvent)
+        if event.sender.user_id == "alice":
+            await asyncio.wait_for(bob_done.wait(), 10)
+        else:
+            bob_done.set()
+        log.append(f"{event.sender.user_id}:{event.text}")
+
+    dispatcher = Dispatcher(store=store, handler=handler, tracker=TaskTracker())
+    await dispatcher.submit(message("p1", "slow", user="alice", chat="c-alice"), Recorder())
+    await dispatcher.submit(message("p2", "quick", user="bob", chat="c-bob"), Recorder())
+    await dispatcher.drain()
+    assert log == ["bob:quick", "alice:slow"]

@@ -216,3 +216,62 @@ def test_the_inspector_cli_lists_and_calls_over_streamable_http(
 
 def test_serve_refuses_an_unknown_transport_with_a_message() -> None:
     assert serve(transport="carrier-pigeon", host="127.0.0.1", port=0, read_only=True) == 2
+
+
+def test_the_inspector_cli_calls_a_mutation_on_a_server_that_allows_them_and_the_cluster_changes(
+    sandbox: Any, peers: dict[str, Path], http_server: Callable[..., HttpServer]
+) -> None:
+    srv = http_server("--allow-mutations")
+    env = serve_env(sandbox.kubeconfig_path)
+    name, replicas = a_dev_deployment(sandbox)
+    base = [srv.url, "--transport", "http", "--method", "tools/call"]
+    result = inspector(
+        peers,
+        *base,
+        "--tool-name",
+        "scale_deployment",
+        "--tool-arg",
+        "namespace=dev",
+        f"deployment={name}",
+        f"replicas={replicas + 2}",
+        env=env,
+    )
+    assert result["isError"] is False, result
+    assert result["structuredContent"]["after"] == {"replicas": str(replicas + 2)}
+    assert sandbox.cluster.get("deployments", "dev", name)["spec"]["replicas"] == replicas + 2
+
+
+def test_the_inspector_cli_gets_a_tool_error_with_its_code_and_the_upstream_message(
+    sandbox: Any, peers: dict[str, Path]
+) -> None:
+    env = serve_env(sandbox.kubeconfig_path)
+    result = inspector(
+        peers,
+        *serve_args("--transport", "stdio"),
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "describe_pod",
+        "--tool-arg",
+        "namespace=dev",
+        "pod=no-such-pod",
+        env=env,
+    )
+    assert result["isError"] is True
+    message = result["content"][0]["text"]
+    assert "[not_found]" in message and "no-such-pod" in message
+
+
+async def test_a_replica_count_sent_as_true_is_refused_by_a_read_write_server(sandbox: Any, kube: KubeClients) -> None:
+    # A client (or a model) sending `"replicas": true` must not scale a deployment down to one replica.
+    name = "checkout"
+    before = sandbox.cluster.get("deployments", "production", name)["spec"]["replicas"]
+    assert before > 1
+    sandbox.cluster.reset_requests()
+    async with Client(build_server(kube=kube, read_only=False)) as client:
+        result = await client.call_tool(
+            "scale_deployment", {"namespace": "production", "deployment": name, "replicas": True}
+        )
+    assert result.is_error is True and "[invalid]" in text_of(result) and "replicas" in text_of(result)
+    assert [r for r in sandbox.cluster.requests if r[0] != "GET"] == []
+    assert sandbox.cluster.get("deployments", "production", name)["spec"]["replicas"] == before

@@ -106,6 +106,19 @@ def test_policy_explain_names_the_rule_and_the_decision() -> None:
     assert rc == 1 and "DENY" in out.getvalue()
 
 
+def test_policy_explain_never_says_a_secret_is_readable_even_when_the_file_forgets_the_deny(tmp_path: Path) -> None:
+    f = tmp_path / "open.yaml"
+    f.write_text(
+        "version: 1\nroles:\n  v:\n    rules:\n      - verbs: ['*']\n        risks: [read]\n"
+        "bindings:\n  - role: v\n    subjects: ['*']\n    chats: ['*']\n"
+    )
+    out = io.StringIO()
+    rc = explain(request="/secret production/db", user="console:a", chat="console:local", files=[f], out=out)
+    assert rc == 1 and "DENY" in out.getvalue() and "builtin:no-secrets" in out.getvalue()
+    out = io.StringIO()
+    assert explain(request="/pods dev", user="console:a", chat="console:local", files=[f], out=out) == 0
+
+
 def test_policy_explain_reports_an_unknown_command_without_a_stack_trace() -> None:
     out = io.StringIO()
     rc = explain(

@@ -172,6 +172,9 @@ def test_pagination_walks_every_pod_once(apis: Apis) -> None:
         ("app notin (cart-service,redis,frontend)", {"payment-api"}),
         ("version", {"cart-service-v1", "cart-service-v2"}),
         ("!version,app", {"payment-api", "frontend", "redis"}),
+        # `!=` and `notin` also match objects that lack the key, as the real API server does.
+        ("version!=v1", {"cart-service-v2", "payment-api", "frontend", "redis"}),
+        ("version notin (v1,v2)", {"payment-api", "frontend", "redis"}),
     ],
 )
 def test_label_selectors(apis: Apis, selector: str, expected: set[str]) -> None:
@@ -409,3 +412,14 @@ def test_concurrent_writers_and_readers_see_consistent_state(apis: Apis, sandbox
     assert len(ours) == 90
     assert len({c.metadata.resource_version for c in ours}) == 90
     assert len(apis.core.list_namespaced_pod("default", label_selector="app=nginx").items) == 3
+
+
+def test_the_pod_status_subresource_reads_and_patches_the_status(apis: Apis) -> None:
+    status = apis.core.read_namespaced_pod_status("redis-0", "dev")
+    assert status.metadata.name == "redis-0" and status.status.phase == "Running"
+    image = status.spec.containers[0].image
+    patched = apis.core.patch_namespaced_pod_status("redis-0", "dev", {"status": {"message": "checked by the test"}})
+    assert patched.status.message == "checked by the test"
+    again = apis.core.read_namespaced_pod("redis-0", "dev")
+    assert again.status.message == "checked by the test" and again.status.phase == "Running"
+    assert again.spec.containers[0].image == image

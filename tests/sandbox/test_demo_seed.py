@@ -73,3 +73,15 @@ def test_a_cloned_seed_is_independent_of_the_next_one() -> None:
     assert second.get("namespace", None, "dev") is not None
     assert second.get("namespace", None, "extra") is None
     assert len(second.list_objects("pod", "dev")) == 5
+
+
+def test_the_scale_seed_is_deterministic_too() -> None:
+    def ids(c: object) -> list[tuple[str, str, str, str]]:
+        return [
+            (o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"]["uid"], o["spec"].get("nodeName", ""))
+            for o in c.list_objects("pod")  # type: ignore[attr-defined]
+        ]
+
+    first, second = build("scale", namespaces=2, pods=40), build("scale", namespaces=2, pods=40)
+    assert ids(first) == ids(second) and len(ids(first)) == 80
+    assert len({uid for _, _, uid, _ in ids(first)}) == 80

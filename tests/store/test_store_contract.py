@@ -85,3 +85,24 @@ async def test_cache_entries_are_cleared_by_pattern_and_nothing_else(any_store: 
     await any_store.set_json(any_store.keys.state("keep"), {"x": 1}, ttl=30)
     assert await any_store.delete_pattern(any_store.keys.cache_pattern()) == 2
     assert await any_store.get_json(any_store.keys.state("keep")) == {"x": 1}
+
+
+async def test_every_key_any_writer_leaves_behind_expires(any_store: Store) -> None:
+    keys = any_store.keys
+    await any_store.set_json(keys.state("s"), {"a": 1}, ttl=300)
+    await any_store.first_seen(keys.seen("feishu:m-1"), ttl=300)
+    await any_store.create_record(keys.approval("r1"), {"status": "pending"}, ttl=300)
+    assert 0 < await any_store.ttl(keys.approval("r1")) <= 300  # before any transition renews it
+    await any_store.transition(keys.approval("r1"), "pending", "approved", ttl=300, fields={"by": "bob"})
+    await any_store.update_record(keys.approval("r1"), {"note": "kept its ttl"})
+    await any_store.append_stream(keys.audit_stream(), {"n": "1"}, maxlen=10, ttl=300)
+    async with any_store.lock(keys.conv_lock("c"), ttl=30, wait=1):
+        assert 0 < await any_store.ttl(keys.conv_lock("c")) <= 30
+    written = [keys.state("s"), keys.seen("feishu:m-1"), keys.approval("r1"), keys.audit_stream()]
+    for key in written:
+        assert 0 < await any_store.ttl(key) <= 300, key
+    # And nothing else under this store's prefix lives forever (-1 = no expiry).
+    everything = [k async for k in any_store._r.scan_iter(match=f"{keys.prefix}:*")]
+    assert len(everything) == len(written)
+    forever = [k for k in everything if await any_store._r.ttl(k) <= 0]
+    assert forever == []

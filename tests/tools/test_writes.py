@@ -218,3 +218,25 @@ async def test_a_write_to_a_cluster_that_is_down_is_sent_once_and_reported(k8s: 
     assert err.value.code == ErrorCode.UNAVAILABLE
     assert [m for m, _ in sandbox.cluster.requests] == ["PATCH"]
     assert replicas(sandbox, "Deployment", "dev", "cart-service-v1") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"namespace": "dev", "deployment": "cart-service-v1", "replicas": True},  # lax parsing would mean 1
+        {"namespace": "dev", "deployment": "cart-service-v1", "replicas": "3"},
+        {"namespace": "dev", "deployment": "cart-service-v1", "replicas": 3.0},
+        {"namespace": "dev", "deployment": "cart-service-v1", "replicas": 3, "dry_run": "no"},  # truthy string
+    ],
+    ids=["bool-replicas", "string-replicas", "float-replicas", "string-dry-run"],
+)
+async def test_a_value_of_the_wrong_json_type_is_refused_not_coerced_and_nothing_is_written(
+    k8s: KubeClients, sandbox: Any, args: dict[str, Any]
+) -> None:
+    sandbox.cluster.reset_requests()
+    with pytest.raises(ToolFailure) as err:
+        await run_tool(k8s, "scale_deployment", args)
+    assert err.value.code == ErrorCode.INVALID
+    assert "replicas" in err.value.message or "dry_run" in err.value.message
+    assert sandbox.cluster.requests == []
+    assert replicas(sandbox, "Deployment", "dev", "cart-service-v1") == 1

@@ -46,16 +46,21 @@ class _Target:
 
 
 class DingTalkResponder:
-    """`Responder` for one DingTalk event. Cards are robot interactive cards, updated by their cardBizId;
-    DingTalk cards have no toast, so a toast is a short text message in the same chat."""
+    """`Responder` for one DingTalk event. Cards are advanced message cards made from the configured template,
+    updated in place by their outTrackId. Without a template (DINGTALK_CARD_TEMPLATE_ID unset) replies are robot
+    markdown messages: readable, but without buttons, and an "update" is a new message. DingTalk cards have no
+    toast, so a toast is a short text message in the same chat."""
 
-    def __init__(self, *, api: DingTalkApi, bot: BotLike, target: _Target, event: InboundEvent) -> None:
+    def __init__(
+        self, *, api: DingTalkApi, bot: BotLike, target: _Target, event: InboundEvent, template_id: str | None
+    ) -> None:
         self._api = api
         self._bot = bot
         self._target = target
         self._lang = reply_lang(event)
+        self._template_id = template_id
 
-    def _render(self, card: Card) -> dict[str, Any]:
+    def _render(self, card: Card) -> dict[str, str]:
         chat_key = self._target.conversation.chat_key
         return render_dingtalk(
             card,
@@ -65,12 +70,28 @@ class DingTalkResponder:
             lang=self._lang,
         )
 
+    async def _send_markdown(self, card: Card) -> None:
+        data = self._render(card)
+        text = "\n\n".join(part for part in (data["markdown"], data["footer"]) if part)
+        await self._api.send_markdown(
+            data["title"],
+            f"#### {data['title']}\n\n{text}",
+            conversation_id=self._target.group_id,
+            user_id=self._target.dm_user,
+        )
+
     async def send(self, card: Card) -> str | None:
+        if self._template_id is None:
+            await self._send_markdown(card)
+            return None
         return await self._api.send_card(
-            self._render(card), conversation_id=self._target.group_id, user_id=self._target.dm_user
+            self._template_id, self._render(card), conversation_id=self._target.group_id, user_id=self._target.dm_user
         )
 
     async def update(self, ref: str, card: Card) -> None:
+        if self._template_id is None:
+            await self._send_markdown(card)
+            return
         await self._api.update_card(ref, self._render(card))
 
     async def toast(self, text: str) -> None:
@@ -93,8 +114,17 @@ def _import_sdk(endpoint: str) -> Any:
 class DingTalkAdapter:
     platform = Platform.DINGTALK
 
-    def __init__(self, *, client_id: str, client_secret: str, endpoint: str | None, bot: BotLike) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        endpoint: str | None,
+        bot: BotLike,
+        card_template_id: str | None = None,
+    ) -> None:
         self._client_id = client_id
+        self._template_id = card_template_id or None
         self._client_secret = client_secret
         self._endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self._bot = bot
@@ -113,6 +143,11 @@ class DingTalkAdapter:
 
     async def start(self) -> None:
         self._bridge = LoopBridge(asyncio.get_running_loop(), "dingtalk")
+        if self._template_id is None:
+            log.warning(
+                "dingtalk: DINGTALK_CARD_TEMPLATE_ID is not set; replies are markdown messages without buttons "
+                "(see README, DingTalk: the card template)"
+            )
         sdk = _import_sdk(self._endpoint)
         self._sdk_client = self._make_client(sdk)
         self._thread = threading.Thread(target=self._run_sdk, name="dingtalk-stream", daemon=True)
@@ -204,7 +239,9 @@ class DingTalkAdapter:
 
     def _hand_over(self, event: InboundEvent, target: _Target) -> None:
         assert self._bridge is not None
-        responder = DingTalkResponder(api=self._api, bot=self._bot, target=target, event=event)
+        responder = DingTalkResponder(
+            api=self._api, bot=self._bot, target=target, event=event, template_id=self._template_id
+        )
         self._bridge.submit(self._bot.dispatcher.submit(event, responder))
 
     def _on_message(self, data: dict[str, Any], headers: Any) -> None:
@@ -217,7 +254,12 @@ class DingTalkAdapter:
         text = addressed_text(raw, is_group=is_group, mentioned=bool(data.get("isInAtList")))
         if text is None:
             return
-        user_id = str(data.get("senderStaffId") or data.get("senderId") or "")
+        # The staff id is the identity policy files name, and the one card clicks carry (cards are created with
+        # userIdType 1). A sender without one (an external contact) gets a namespaced id that can never equal a
+        # staff id, so it cannot collide with, or stand in for, an organisation member.
+        staff = str(data.get("senderStaffId") or "")
+        sender = str(data.get("senderId") or "")
+        user_id = staff or (f"ext-{sender}" if sender else "")
         msg_id = str(data.get("msgId") or getattr(headers, "message_id", "") or "")
         if not user_id or not msg_id or not data.get("conversationId"):
             log.warning("dingtalk: message without sender, id or conversation; ignored")
@@ -233,7 +275,18 @@ class DingTalkAdapter:
         )
         self._hand_over(event, _Target(conversation, user_id))
 
+    def _refuse_click(self, conversation: Conversation, user_id: str) -> None:
+        assert self._bridge is not None
+        target = _Target(conversation, user_id)
+        text = "只有本组织的成员可以使用卡片按钮。 / Only members of this organisation can use these buttons."
+        self._bridge.submit(self._api.send_text(text, conversation_id=target.group_id, user_id=target.dm_user))
+
     def _on_card(self, data: dict[str, Any], headers: Any) -> None:
+        # Card callback (https://open.dingtalk.com/document/orgapp/event-callback-card; SDK card_callback.py,
+        # dingtalk-stream-sdk-go card/model.go): {userId, userIdType, outTrackId, spaceType, spaceId, corpId,
+        # content: "<json>"} with content.cardPrivateData = {actionIds: [the button's actionId], params: {...}};
+        # params are what our template binds to the clicked button (p, cid, g). It only reaches us because the
+        # card was created with callbackType STREAM.
         content: Any = data.get("content")
         if isinstance(content, str):
             try:
@@ -247,6 +300,12 @@ class DingTalkAdapter:
             log.warning("dingtalk: card callback without our button params; ignored")
             return
         conversation = Conversation(Platform.DINGTALK, params["cid"], is_group=params.get("g") == "1")
+        if str(data.get("userIdType", "1")) != "1":
+            # Only a staff id matches the identity a member has when messaging; any other id type (unionId) would
+            # make the requester and the approver of a change look like two people. Refuse, visibly.
+            log.warning("dingtalk: card click with userIdType %s refused", data.get("userIdType"))
+            self._refuse_click(conversation, user_id)
+            return
         event = CardActionEvent(
             event_id=frame_id,
             conversation=conversation,

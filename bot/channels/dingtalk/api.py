@@ -79,43 +79,81 @@ class DingTalkApi:
                 return doc if isinstance(doc, dict) else {}
         raise DingTalkApiError(f"{method} {path}: unauthorized")
 
-    async def send_card(self, card_data: dict[str, Any], *, conversation_id: str | None, user_id: str | None) -> str:
-        """Send a robot interactive card to a group (`conversation_id`) or a 1:1 chat (`user_id`); returns its
-        cardBizId, the handle for `update_card`."""
-        biz_id = uuid.uuid4().hex
+    async def send_card(
+        self, template_id: str, card_data: dict[str, str], *, conversation_id: str | None, user_id: str | None
+    ) -> str:
+        """Create and deliver an advanced message card to a group (`conversation_id`) or to a user's 1:1 chat
+        with the robot (`user_id`); returns its outTrackId, the handle for `update_card` and the id a click names.
+
+        The body is the one `dingtalk_stream.CardReplier.create_and_deliver_card` sends (SDK 0.24.3,
+        card_replier.py; https://open.dingtalk.com/document/orgapp/create-and-deliver-cards). `callbackType`
+        STREAM is what routes clicks to `/v1.0/card/instances/callback` on the Stream connection; DingTalk's
+        console callback setting does not apply to cards (open-dingtalk/developerpedia docs/learn/card/intro.md)."""
+        out_track_id = uuid.uuid4().hex
         body: dict[str, Any] = {
-            "cardTemplateId": "StandardCard",
-            "robotCode": self.robot_code,
-            "cardBizId": biz_id,
-            "cardData": json.dumps(card_data, ensure_ascii=False),
-            "callbackType": "STREAM",  # button clicks come back over the Stream connection
-            "sendOptions": {"atAll": False},
+            "cardTemplateId": template_id,
+            "outTrackId": out_track_id,
+            "callbackType": "STREAM",
+            "cardData": {"cardParamMap": card_data},
+            "userIdType": 1,  # userId = staffId
         }
         if conversation_id:
-            body["openConversationId"] = conversation_id
+            body["openSpaceId"] = f"dtv1.card//IM_GROUP.{conversation_id}"
+            body["imGroupOpenSpaceModel"] = {"supportForward": False}  # a forwarded copy's buttons would be dead
+            body["imGroupOpenDeliverModel"] = {"robotCode": self.robot_code}
         elif user_id:
-            body["singleChatReceiver"] = json.dumps({"userId": user_id})
+            body["openSpaceId"] = f"dtv1.card//IM_ROBOT.{user_id}"
+            body["imRobotOpenSpaceModel"] = {"supportForward": False}
+            body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT"}
         else:
             raise DingTalkApiError("send_card: no conversation and no user")
-        await self._call("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", body)
-        return biz_id
+        doc = await self._call("POST", "/v1.0/card/instances/createAndDeliver", body)
+        # HTTP 200 can still carry a failed delivery per space (e.g. the robot is not in the group).
+        result = doc.get("result")
+        results = result.get("deliverResults") if isinstance(result, dict) else None
+        for item in results if isinstance(results, list) else []:
+            if isinstance(item, dict) and item.get("success") is False:
+                raise DingTalkApiError(f"send_card: not delivered: {str(item.get('errorMsg'))[:200]}")
+        return out_track_id
 
-    async def update_card(self, card_biz_id: str, card_data: dict[str, Any]) -> None:
-        body = {"cardBizId": card_biz_id, "cardData": json.dumps(card_data, ensure_ascii=False)}
-        await self._call("PUT", "/v1.0/im/robots/interactiveCards", body)
+    async def update_card(self, out_track_id: str, card_data: dict[str, str]) -> None:
+        """Replace the card's public data (https://open.dingtalk.com/document/orgapp/interactive-card-update-interface;
+        SDK `CardReplier.put_card_data`). Every variable is sent, so a full overwrite is what we want."""
+        body = {
+            "outTrackId": out_track_id,
+            "cardData": {"cardParamMap": card_data},
+            "cardUpdateOptions": {"updateCardDataByKey": False},
+        }
+        await self._call("PUT", "/v1.0/card/instances", body)
+
+    async def send_markdown(self, title: str, text: str, *, conversation_id: str | None, user_id: str | None) -> None:
+        """A robot markdown message: the fallback reply when no card template is configured."""
+        await self._send_robot_message(
+            "sampleMarkdown", {"title": title, "text": text}, conversation_id=conversation_id, user_id=user_id
+        )
 
     async def send_text(self, text: str, *, conversation_id: str | None, user_id: str | None) -> None:
-        param = json.dumps({"content": text}, ensure_ascii=False)
+        await self._send_robot_message(
+            "sampleText", {"content": text}, conversation_id=conversation_id, user_id=user_id
+        )
+
+    async def _send_robot_message(
+        self, msg_key: str, param: dict[str, str], *, conversation_id: str | None, user_id: str | None
+    ) -> None:
+        """Robot messages (permission qyapi_robot_sendmsg): group `POST /v1.0/robot/groupMessages/send`, 1:1
+        `POST /v1.0/robot/oToMessages/batchSend`; `msgParam` is a JSON string (official OpenAPI SDK models
+        OrgGroupSendRequest / BatchSendOTORequest)."""
+        msg_param = json.dumps(param, ensure_ascii=False)
         if conversation_id:
             body: dict[str, Any] = {
                 "robotCode": self.robot_code,
                 "openConversationId": conversation_id,
-                "msgKey": "sampleText",
-                "msgParam": param,
+                "msgKey": msg_key,
+                "msgParam": msg_param,
             }
             await self._call("POST", "/v1.0/robot/groupMessages/send", body)
         elif user_id:
-            body = {"robotCode": self.robot_code, "userIds": [user_id], "msgKey": "sampleText", "msgParam": param}
+            body = {"robotCode": self.robot_code, "userIds": [user_id], "msgKey": msg_key, "msgParam": msg_param}
             await self._call("POST", "/v1.0/robot/oToMessages/batchSend", body)
         else:
-            raise DingTalkApiError("send_text: no conversation and no user")
+            raise DingTalkApiError(f"{msg_key}: no conversation and no user")

@@ -1,4 +1,13 @@
-"""DingTalk Stream gateway + OpenAPI emulator speaking the wire protocol `dingtalk-stream` 0.24.3 expects."""
+"""DingTalk Stream gateway + OpenAPI emulator speaking the wire protocol `dingtalk-stream` 0.24.3 expects.
+
+Cards are advanced message cards (消息卡片高级版): created and delivered with
+`POST /v1.0/card/instances/createAndDeliver`, updated with `PUT /v1.0/card/instances`, clicks pushed on
+`/v1.0/card/instances/callback`. The emulator refuses what DingTalk would not deliver over Stream: a card without
+`callbackType: "STREAM"` (the ordinary StandardCard API has no Stream callbacks at all, so it is not emulated),
+an unknown template, a malformed `openSpaceId`, non-string card data. Sources: SDK card_replier.py and
+card_callback.py; open-dingtalk/developerpedia docs/learn/card/intro.md; official OpenAPI models
+CreateAndDeliverRequest/Response; open-dingtalk/dingtalk-card-examples (callback `cardPrivateData`).
+"""
 
 from __future__ import annotations
 
@@ -16,33 +25,47 @@ from tests.channels.emulators.base import EmulatorServer
 
 MESSAGE_TOPIC = "/v1.0/im/bot/messages/get"
 CARD_TOPIC = "/v1.0/card/instances/callback"
+CREATE_AND_DELIVER = "/v1.0/card/instances/createAndDeliver"
+CARD_INSTANCES = "/v1.0/card/instances"
+
+# The emulated card template (README "DingTalk: the card template"): the variables it declares, and, for the loop
+# over `buttons`, the loop-item fields its request button sends back as `cardPrivateData.params`.
+TEMPLATE_VARIABLES = frozenset({"title", "lastMessage", "markdown", "footer", "buttons"})
+BUTTON_PARAMS = ("p", "cid", "g")
 
 
 @dataclass
 class SentCard:
-    biz_id: str
+    """One card instance as DingTalk holds it: its public data (`cardParamMap`), rendered by the template."""
+
+    out_track_id: str
     conversation_id: str | None
     user_id: str | None
-    data: dict[str, Any]
-    versions: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, str]
+    versions: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
-        return str(self.data["header"]["title"]["text"])
+        return self.data.get("title", "")
 
     @property
     def text(self) -> str:
         """Every visible text of the card, for assertions."""
-        parts = [self.title]
-        for el in self.data.get("contents", []):
-            if "text" in el:
-                parts.append(str(el["text"]))
-            for b in el.get("actions", []):
-                parts.append(str(b["label"]["text"]))
-        return "\n".join(parts)
+        parts = [self.title, self.data.get("markdown", ""), self.data.get("footer", "")]
+        parts += [b["label"]["text"] for b in self.buttons()]
+        return "\n".join(p for p in parts if p)
 
     def buttons(self) -> list[dict[str, Any]]:
-        return [b for el in self.data.get("contents", []) for b in el.get("actions", [])]
+        """The buttons the template's loop renders: label, actionId and the params a click sends."""
+        items = json.loads(self.data.get("buttons") or "[]")
+        return [
+            {
+                "id": str(item["id"]),
+                "label": {"text": str(item["text"])},
+                "params": {name: item[name] for name in BUTTON_PARAMS if name in item},
+            }
+            for item in items
+        ]
 
     def button(self, label_part: str) -> dict[str, Any]:
         for b in self.buttons():
@@ -54,10 +77,16 @@ class SentCard:
 
 
 class DingTalkEmulator(EmulatorServer):
-    def __init__(self, client_id: str = "ding-client", client_secret: str = "ding-secret") -> None:
+    def __init__(
+        self,
+        client_id: str = "ding-client",
+        client_secret: str = "ding-secret",
+        template_id: str = "kubeduty-card-test.schema",
+    ) -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
+        self.template_id = template_id
         self.token = f"tok-{uuid.uuid4().hex[:8]}"
         self.tickets: list[str] = []
         self.connections = 0
@@ -65,6 +94,7 @@ class DingTalkEmulator(EmulatorServer):
         self.cards: dict[str, SentCard] = {}
         self.card_order: list[str] = []
         self.texts: list[dict[str, Any]] = []
+        self.refused: list[str] = []  # why OpenAPI calls were refused, for failure messages
         self._ws: web.WebSocketResponse | None = None
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._connected = asyncio.Event()
@@ -74,8 +104,8 @@ class DingTalkEmulator(EmulatorServer):
         app.router.add_post("/v1.0/gateway/connections/open", self._open)
         app.router.add_get("/connect", self._connect)
         app.router.add_post("/v1.0/oauth2/accessToken", self._token)
-        app.router.add_post("/v1.0/im/v1.0/robot/interactiveCards/send", self._send_card)
-        app.router.add_put("/v1.0/im/robots/interactiveCards", self._update_card)
+        app.router.add_post(CREATE_AND_DELIVER, self._send_card)
+        app.router.add_put(CARD_INSTANCES, self._update_card)
         app.router.add_post("/v1.0/robot/groupMessages/send", self._send_text)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._send_text)
 
@@ -165,6 +195,7 @@ class DingTalkEmulator(EmulatorServer):
         user_id: str = "staff-alice",
         nick: str = "Alice",
         msg_id: str | None = None,
+        staff: bool = True,
     ) -> dict[str, Any]:
         return {
             "conversationId": conversation_id,
@@ -173,7 +204,7 @@ class DingTalkEmulator(EmulatorServer):
             "msgId": msg_id or f"msg-{uuid.uuid4().hex[:10]}",
             "senderNick": nick,
             "isAdmin": False,
-            "senderStaffId": user_id,
+            **({"senderStaffId": user_id} if staff else {}),
             "sessionWebhookExpiredTime": int(time.time() * 1000) + 3_600_000,
             "createAt": int(time.time() * 1000),
             "senderCorpId": "corp-1",
@@ -199,19 +230,21 @@ class DingTalkEmulator(EmulatorServer):
         user_id: str = "staff-alice",
         params: dict[str, Any] | None = None,
         frame_id: str | None = None,
+        user_id_type: int = 1,
     ) -> dict[str, Any]:
+        """Push the card callback a press of the button sends: the button's actionId and params."""
         button = card.button(label_part)
         content = {"cardPrivateData": {"actionIds": [button["id"]], "params": params or button["params"]}}
         data = {
             "extension": "{}",
             "corpId": "corp-1",
-            "spaceType": "IM",
-            "userIdType": 1,
+            "spaceType": "IM_GROUP" if card.conversation_id else "IM_ROBOT",
+            "spaceId": card.conversation_id or card.user_id or "",
+            "userIdType": user_id_type,
             "type": "actionCallback",
             "userId": user_id,
             "content": json.dumps(content, ensure_ascii=False),
-            "spaceId": card.conversation_id or "",
-            "outTrackId": card.biz_id,
+            "outTrackId": card.out_track_id,
         }
         return await self.push(CARD_TOPIC, data, message_id=frame_id)
 
@@ -226,41 +259,102 @@ class DingTalkEmulator(EmulatorServer):
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("x-acs-dingtalk-access-token") == self.token
 
+    def _refuse(self, code: str, why: str) -> web.Response:
+        self.refused.append(f"{code}: {why}")
+        return web.json_response({"code": code, "message": why}, status=400)
+
+    def _card_data(self, body: dict[str, Any]) -> dict[str, str] | None:
+        card_data = body.get("cardData")
+        params = card_data.get("cardParamMap") if isinstance(card_data, dict) else None
+        if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+            return None  # the card API takes string values only; complex ones as JSON strings
+        return params
+
     async def _send_card(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
         body = await request.json()
-        data = json.loads(body["cardData"])
-        receiver = json.loads(body["singleChatReceiver"])["userId"] if "singleChatReceiver" in body else None
-        card = SentCard(body["cardBizId"], body.get("openConversationId"), receiver, data, [data])
-        self.cards[card.biz_id] = card
-        self.card_order.append(card.biz_id)
-        return web.json_response({"processQueryKey": uuid.uuid4().hex})
+        if body.get("cardTemplateId") != self.template_id:
+            return self._refuse("cardInstance.wrong", f"template not found: {body.get('cardTemplateId')!r}")
+        out_track_id = body.get("outTrackId")
+        if not isinstance(out_track_id, str) or not out_track_id or out_track_id in self.cards:
+            return self._refuse("card.outTrackIdError", f"bad or reused outTrackId {out_track_id!r}")
+        if body.get("callbackType") != "STREAM":
+            return self._refuse("param.invalid", "clicks reach a Stream client only with callbackType STREAM")
+        data = self._card_data(body)
+        if data is None:
+            return self._refuse("param.invalid", "cardData.cardParamMap must map strings to strings")
+        unknown = set(data) - TEMPLATE_VARIABLES
+        if unknown:
+            return self._refuse("param.invalid", f"variables the template does not declare: {sorted(unknown)}")
+        space = str(body.get("openSpaceId", ""))
+        kind, _, space_id = space.removeprefix("dtv1.card//").partition(".")
+        if not space.startswith("dtv1.card//") or not space_id:
+            return self._refuse("param.invalid", f"bad openSpaceId {space!r}")
+        if kind == "IM_GROUP":
+            deliver = body.get("imGroupOpenDeliverModel") or {}
+            if deliver.get("robotCode") != self.client_id or "imGroupOpenSpaceModel" not in body:
+                return self._refuse("param.invalid", "IM_GROUP needs imGroupOpenSpaceModel and the robotCode")
+            card = SentCard(out_track_id, space_id, None, data, [data])
+        elif kind == "IM_ROBOT":
+            deliver = body.get("imRobotOpenDeliverModel") or {}
+            if deliver.get("spaceType") != "IM_ROBOT" or "imRobotOpenSpaceModel" not in body:
+                return self._refuse("param.invalid", "IM_ROBOT needs imRobotOpenSpaceModel and its deliver model")
+            card = SentCard(out_track_id, None, space_id, data, [data])
+        else:
+            return self._refuse("param.invalid", f"unsupported space type {kind!r}")
+        self.cards[out_track_id] = card
+        self.card_order.append(out_track_id)
+        result = {
+            "outTrackId": out_track_id,
+            "deliverResults": [{"spaceType": kind, "spaceId": space_id, "success": True}],
+        }
+        return web.json_response({"success": True, "result": result})
 
     async def _update_card(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
         body = await request.json()
-        card = self.cards.get(body["cardBizId"])
+        card = self.cards.get(str(body.get("outTrackId")))
         if card is None:
-            return web.json_response({"code": "cardNotFound"}, status=400)
-        card.data = json.loads(body["cardData"])
+            return self._refuse("card.notFound", f"no card {body.get('outTrackId')!r}")
+        data = self._card_data(body)
+        if data is None:
+            return self._refuse("param.invalid", "cardData.cardParamMap must map strings to strings")
+        by_key = bool((body.get("cardUpdateOptions") or {}).get("updateCardDataByKey"))
+        card.data = {**card.data, **data} if by_key else data
         card.versions.append(card.data)
-        return web.json_response({"success": True})
+        return web.json_response({"success": True, "result": True})
 
     async def _send_text(self, request: web.Request) -> web.Response:
+        """Robot messages; `texts` records each with its visible `text` (sampleText content, or sampleMarkdown
+        title and text)."""
         if not self._authorized(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
         body = await request.json()
-        self.texts.append({**body, "text": json.loads(body["msgParam"])["content"]})
+        if body.get("robotCode") != self.client_id:
+            return self._refuse("chatbot.notFound", f"unknown robotCode {body.get('robotCode')!r}")
+        param = json.loads(body["msgParam"])
+        if body.get("msgKey") == "sampleText":
+            text = param["content"]
+        elif body.get("msgKey") == "sampleMarkdown":
+            text = f"{param['title']}\n{param['text']}"
+        else:
+            return self._refuse("param.invalid", f"unemulated msgKey {body.get('msgKey')!r}")
+        self.texts.append({**body, "text": text})
         return web.json_response({"processQueryKey": uuid.uuid4().hex})
 
     def sent_cards(self) -> list[SentCard]:
         return [self.cards[i] for i in list(self.card_order)]
 
     async def wait_cards(self, count: int, within: float = 15.0) -> list[SentCard]:
-        await self.wait_calls("POST", "/v1.0/im/v1.0/robot/interactiveCards/send", count, within)
+        await self.wait_calls("POST", CREATE_AND_DELIVER, count, within)
+        if len(self.card_order) < count:
+            raise AssertionError(f"{len(self.card_order)} cards accepted, wanted {count}; refused: {self.refused}")
         return self.sent_cards()
 
     async def wait_updates(self, count: int, within: float = 15.0) -> None:
-        await self.wait_calls("PUT", "/v1.0/im/robots/interactiveCards", count, within)
+        await self.wait_calls("PUT", CARD_INSTANCES, count, within)
+        updates = sum(len(c.versions) - 1 for c in self.cards.values())
+        if updates < count:
+            raise AssertionError(f"{updates} card updates accepted, wanted {count}; refused: {self.refused}")
