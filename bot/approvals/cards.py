@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.approvals.record import ApprovalRecord
-from bot.core.actions import Action
+from bot.core.actions import Action, run_tool_action
 from bot.core.i18n import Lang, tr
 from bot.policy import CallFacts, Decision, Why
 from bot.render.model import (
@@ -143,8 +143,11 @@ def change_blocks(lang: Lang | str, rec: ApprovalRecord) -> tuple[Block, ...]:
         if rows:
             cols = (tr(lang, "字段", "Field"), tr(lang, "之前", "Before"), tr(lang, "之后", "After"))
             blocks.append(Table(cols, rows, truncated=more))
-        if p.get("summary"):
+        if p.get("summary") and str(lang) == Lang.EN.value:
             blocks.append(Markdown(_b(lang, str(p["summary"]), 400)))
+        elif p.get("summary"):
+            # The tool's summary is English; the table above already says what changes.
+            blocks.append(Markdown("以上是服务器端预演（dry run）的结果，尚未执行。"))
     else:
         shown = ", ".join(f"{k}={v}" for k, v in sorted(args.items()) if k != "dry_run")
         blocks.append(
@@ -202,6 +205,48 @@ def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Car
     )
 
 
+def _next_steps(lang: Lang | str, rec: ApprovalRecord) -> tuple[Button, ...]:
+    """What to look at after a change ran: its pods and health, or the nodes (with the way back for a cordon)."""
+    a = rec.call.args
+    scope = {"cluster": a.get("cluster")}
+    ns = a.get("namespace")
+    workload = a.get("deployment") or a.get("statefulset")
+    tool = rec.call.tool
+    if workload and ns:
+        buttons = [
+            Button(
+                tr(lang, "查看 {w} 的 Pod", "Pods of {w}", w=workload),
+                run_tool_action("list_pods", {**scope, "namespace": ns, "name_filter": workload}),
+            )
+        ]
+        if a.get("deployment"):
+            buttons.append(
+                Button(
+                    tr(lang, "健康检查", "Health check"),
+                    run_tool_action("workload_health", {**scope, "namespace": ns, "name": workload}),
+                )
+            )
+        return tuple(buttons)
+    if tool == "delete_pod" and ns:
+        return (
+            Button(
+                tr(lang, "{ns} 的 Pod", "Pods in {ns}", ns=ns), run_tool_action("list_pods", {**scope, "namespace": ns})
+            ),
+        )
+    if tool in ("cordon_node", "uncordon_node") and a.get("node"):
+        back = "uncordon_node" if tool == "cordon_node" else "cordon_node"
+        label = (
+            tr(lang, "恢复调度 {n}", "Uncordon {n}", n=a["node"])
+            if back == "uncordon_node"
+            else tr(lang, "停止调度 {n}", "Cordon {n}", n=a["node"])
+        )
+        return (
+            Button(tr(lang, "节点列表", "Nodes"), run_tool_action("list_nodes", scope)),
+            Button(label, run_tool_action(back, {**scope, "node": a["node"]})),  # itself confirmed again
+        )
+    return ()
+
+
 def outcome_card(
     lang: Lang | str, rec: ApprovalRecord, *, ok: bool, by: str, detail: dict[str, Any] | None, text: str
 ) -> Card:
@@ -237,6 +282,7 @@ def outcome_card(
         ),
         tone=Tone.SUCCESS if ok else Tone.DANGER,
         blocks=tuple(blocks),
+        buttons=_next_steps(lang, rec) if ok else (),
         footer=tr(lang, "审批号 {id}", "approval {id}", id=rec.id[:8]),
         meta={"approval_id": rec.id},
     )

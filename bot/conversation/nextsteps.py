@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.actions import Action
+from bot.core.actions import Action, run_tool_action
 from bot.core.i18n import Lang, tr
 from bot.render.model import Button, ButtonStyle, Note, Tone
 
@@ -26,10 +26,7 @@ NOT_STARTED = {
 
 def run(tool: str, args: dict[str, Any], *, plan: bool = False) -> Action:
     """A self-contained button: the tool and its arguments; whoever clicks runs it under their own identity."""
-    body: dict[str, Any] = {"t": tool, "a": {k: v for k, v in args.items() if v is not None}}
-    if plan:
-        body["pl"] = 1
-    return Action("run", body)
+    return run_tool_action(tool, args, plan=plan)
 
 
 def _short(name: str, limit: int = 28) -> str:

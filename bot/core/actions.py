@@ -94,3 +94,12 @@ class ActionCodec:
         if expiry < self._clock():
             raise InvalidPayload(PayloadError.EXPIRED)
         return Action(op=op, args=args)
+
+
+def run_tool_action(tool: str, args: Mapping[str, Any], *, plan: bool = False) -> Action:
+    """A self-contained "run this tool" button (the conversation engine's `run` op): the tool and its arguments;
+    whoever clicks runs it under their own identity and permissions. Any layer may offer one."""
+    body: dict[str, Any] = {"t": tool, "a": {k: v for k, v in args.items() if v is not None}}
+    if plan:
+        body["pl"] = 1
+    return Action("run", body)
