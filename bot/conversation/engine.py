@@ -492,6 +492,7 @@ class Engine:
             return None
         if what == "pod":
             flow.crashing = nextsteps.crashing_pods(out.data)[:50]
+            flow.containers = _single_containers(out.data)
         return extract(what, out.data)
 
     async def _forget_kind(self, tool: str) -> None:
@@ -804,6 +805,10 @@ class Engine:
             st.flow = None
             return
         args = {k: v for k, v in flow.args.items() if v is not None}
+        pod = args.get("pod")
+        if "container" in info.properties and "container" not in args and isinstance(pod, str):
+            if pod in flow.containers:  # the pod's only container, seen in the list just offered
+                args["container"] = flow.containers[pod]
         call = ToolCall(info.name, args)
         st.flow = None
         self._remember(turn, info.name, args)
@@ -969,6 +974,7 @@ class Engine:
                 hints=dict(a.get("h") or {}),
                 plan=bool(a.get("pl")),
                 crashing=[str(a["v"])] if a.get("cr") else [],
+                containers={str(a["v"]): str(a["c"])} if a.get("c") else {},
             )
             turn.state.flow = flow
             await self._advance(turn, flow)
@@ -1316,3 +1322,18 @@ def _payload_message(lang: Lang, reason: PayloadError) -> str:
 
 
 __all__ = ["Engine"]
+
+
+def _single_containers(data: Any, limit: int = 300) -> dict[str, str]:
+    """pod -> container, for the pods of a listing that have exactly one container."""
+    out: dict[str, str] = {}
+    items = data.get("items", []) if isinstance(data, dict) else []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        containers = [c.get("name") for c in item.get("containers") or [] if isinstance(c, dict)]
+        if len(containers) == 1 and isinstance(containers[0], str) and isinstance(item.get("name"), str):
+            out[item["name"]] = containers[0]
+            if len(out) >= limit:
+                break
+    return out

@@ -24,6 +24,8 @@ class Flow(BaseModel):
     plan: bool = False  # a health check: show the plan and ask before running
     crashing: list[str] = Field(default_factory=list)  # offered pods that are crash-looping (next steps differ)
     recovered: bool = False  # a NOT_FOUND was already recovered from once (never loop re-asking)
+    # pod -> its only container, for pods just offered: lets a logs call skip reading the pod again
+    containers: dict[str, str] = Field(default_factory=dict)
 
 
 class Memory(BaseModel):

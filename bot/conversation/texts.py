@@ -137,7 +137,8 @@ def question_card(
     shown = options[start : start + page_size]
     for opt in shown:
         crash = {"cr": 1} if opt in flow.crashing else {}
-        buttons.append(Button(opt, Action("pick", {**base, "s": slot, "v": opt, **crash})))
+        only = {"c": flow.containers[opt]} if slot == "pod" and opt in flow.containers else {}
+        buttons.append(Button(opt, Action("pick", {**base, "s": slot, "v": opt, **crash, **only})))
     if start + page_size < len(options):
         buttons.append(
             Button(

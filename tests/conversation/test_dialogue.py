@@ -167,3 +167,19 @@ async def test_a_crashing_pod_chosen_by_button_keeps_the_crash_next_steps(chat: 
     await chat.say("/logs -n dev")
     card = await chat.press("payment-api")
     assert [b.label for b in card.buttons][:2] == ["Previous logs", "Events"]
+
+
+async def test_the_reference_dialogue_run_again_reads_only_the_logs_from_the_cluster(
+    bot: Bot, sandbox: SandboxHandle
+) -> None:
+    script = ["hi，帮我看一下 cart-service 的日志", "我不确定，你列出来吧", "应该在 dev", "v2 那个"]
+    first = make_chat(bot, user="warm-up")
+    for line in script:
+        await first.say(line)
+    sandbox.cluster.reset_requests()
+    again = make_chat(bot, user="second")
+    for line in script:
+        card = await again.say(line)
+    assert "cart-service v2.0.0-canary" in again.text(card)
+    paths = [path for _method, path in sandbox.cluster.requests]
+    assert len(paths) == 1 and paths[0].endswith("/log")  # every choice came from the cache

@@ -310,3 +310,26 @@ async def test_a_statefulset_is_found_by_its_pod_names(k8s: KubeClients) -> None
     h: WorkloadHealth = await call(k8s, "workload_health", namespace="dev", name="redis")
     assert h.deployments == [] and [p.name for p in h.pods] == ["redis-0"]
     assert h.pods[0].workload == "StatefulSet/redis" and h.healthy
+
+
+async def test_logs_of_a_named_container_take_one_request_the_log_itself(k8s: KubeClients, sandbox: Any) -> None:
+    pod = next(
+        p["metadata"]["name"]
+        for p in sandbox.cluster.list_objects("pod", "dev")
+        if p["metadata"]["name"].startswith("cart-service-v2-")
+    )
+    sandbox.cluster.reset_requests()
+    result: LogResult = await call(k8s, "pod_logs", namespace="dev", pod=pod, container="cart-service", tail_lines=5)
+    assert result.container == "cart-service" and any("v2.0.0-canary" in line for line in result.lines)
+    assert [path for _method, path in sandbox.cluster.requests] == [f"/api/v1/namespaces/dev/pods/{pod}/log"]
+
+
+async def test_a_wrong_named_container_still_gets_the_explained_error(k8s: KubeClients, sandbox: Any) -> None:
+    pod = next(
+        p["metadata"]["name"]
+        for p in sandbox.cluster.list_objects("pod", "production")
+        if "web-" in p["metadata"]["name"]
+    )
+    with pytest.raises(ToolFailure) as err:
+        await call(k8s, "pod_logs", namespace="production", pod=pod, container="nope")
+    assert err.value.code is ErrorCode.NOT_FOUND and "web" in err.value.message and "nginx-sidecar" in err.value.message

@@ -251,6 +251,25 @@ async def _log_lines(
 
 
 async def pod_logs(ctx: KubeContext, p: PodLogsParams) -> LogResult:
+    if p.container:
+        # The caller knows the container (e.g. from the pod list it just showed): one request, the log itself.
+        # Any failure falls through to the full path below, which reads the pod to explain what went wrong.
+        try:
+            lines, truncated = await _log_lines(
+                ctx, p.namespace, p.pod, p.container, p.tail_lines, p.previous, p.since_seconds
+            )
+        except ToolFailure:
+            pass
+        else:
+            return LogResult(
+                namespace=p.namespace,
+                pod=p.pod,
+                container=p.container,
+                containers=[p.container],
+                previous=p.previous,
+                lines=lines,
+                truncated=truncated,
+            )
     pod = await _read_pod(ctx, p.namespace, p.pod)
     names = _container_names(pod)
     container = p.container or (names[0] if names else "")
