@@ -186,9 +186,7 @@ class PolicyGate:
 
     # ------------------------------------------------------------------ reads
     async def check_read(self, caller: Caller, call: ToolCall, tool: ToolInfo, lang: Lang) -> Verdict:
-        f = self.facts(tool, call)
-        if not reads_secrets(f.resource, call) and not f.mutates:
-            f = await self._facts(tool, call)
+        f = self.facts(tool, call)  # resource and mutates do not depend on the cluster: enough for the refusals
         request = _request_text(call)
         if reads_secrets(f.resource, call):
             await self._audit(caller, "read", request, decision="deny", rule="builtin:no-secrets")
@@ -205,6 +203,7 @@ class PolicyGate:
                 ),
                 "builtin:mutation-needs-propose",
             )
+        f = await self._facts(tool, call)  # the cluster the read really runs on, for cluster-scoped rules
         d = decide(self.policy, caller.subject, caller.conversation.chat_key, f)
         await self._audit(caller, "read", request, decision=d.effect.value, rule=d.rule)
         if d.effect is Effect.ALLOW:

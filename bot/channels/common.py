@@ -116,6 +116,16 @@ def addressed_text(text: str, *, is_group: bool, mentioned: bool) -> str | None:
     return None
 
 
+def close_sdk_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """End an SDK thread's own loop: cancel what the SDK left running (reconnect sleeps, pings), then close."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+
+
 def stop_thread(thread: threading.Thread | None, timeout: float = 5.0) -> bool:
     """Join an SDK thread; a thread stuck in a blocking call without a timeout is left behind (daemon)."""
     if thread is None:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, reply_lang, stop_thread
+from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, close_sdk_loop, reply_lang, stop_thread
 from bot.channels.dingtalk.api import DingTalkApi
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.render.dingtalk import button_params, render_dingtalk
@@ -180,12 +180,7 @@ class DingTalkAdapter:
             log.exception("dingtalk: stream client stopped")
             self._health.down(repr(exc))
         finally:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
+            close_sdk_loop(loop)
 
     def _cancel_sdk(self) -> None:
         # The SDK swallows the first cancel (it sleeps and retries), so keep cancelling until it is done.

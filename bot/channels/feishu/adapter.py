@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, reply_lang, stop_thread
+from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, close_sdk_loop, reply_lang, stop_thread
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import tr
 from bot.render.feishu import button_payload, render_feishu
@@ -347,12 +347,7 @@ class FeishuAdapter:
             log.exception("feishu: long connection stopped")
             self._health.down(repr(exc))
         finally:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
+            close_sdk_loop(loop)
 
     async def _shutdown_ws(self) -> None:
         ws = self._ws
