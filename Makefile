@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml uv.lock
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "KubeDuty needs Python >= 3.11")'
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
-	@$(BIN)/uv sync --frozen --inexact --all-extras --python $(BIN)/python -q
+	@# bytecode compiled at install: without it every start imports from source (seconds; see tests/bench/bench_startup.py)
+	@$(BIN)/uv sync --frozen --inexact --all-extras --compile-bytecode --python $(BIN)/python -q
 	@touch $@
 
 demo: $(STAMP)
@@ -24,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
+	$(BIN)/python -m tests.support.debian
 	$(BIN)/python -m tests.support.peers
 	$(BIN)/pytest
 

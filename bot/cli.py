@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,8 @@ policy_app = typer.Typer(no_args_is_help=True, help="Check and explain policy fi
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(policy_app, name="policy")
+runbook_app = typer.Typer(no_args_is_help=True, help="Check the on-call runbooks (tools/runbooks).")
+app.add_typer(runbook_app, name="runbook")
 
 
 def _version(value: bool) -> None:
@@ -33,42 +35,64 @@ def _root(
     pass
 
 
+_USER_HELP = "Who is typing (console:NAME in policies); switch mid-session with /as NAME"
+
+
 @app.command()
-def demo() -> None:
+def demo(user: Annotated[str | None, typer.Option(help=_USER_HELP)] = None) -> None:
     """Start the sandbox cluster and chat with the bot in this terminal (no credentials needed)."""
     from bot.app import run_demo
 
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(user=user))
 
 
 @app.command()
-def chat() -> None:
+def chat(user: Annotated[str | None, typer.Option(help=_USER_HELP)] = None) -> None:
     """Chat with the bot in this terminal, against the current kubeconfig context."""
     from bot.app import run_console
 
-    raise typer.Exit(run_console())
+    raise typer.Exit(run_console(user=user))
 
 
 @app.command()
 def run() -> None:
     """Production: connect to every platform (DingTalk, Feishu) that has credentials configured."""
-    from bot.app import run_platforms
+    # Not via bot.app: importing the whole bot first would keep /healthz silent for seconds.
+    from bot.channels.runner import run_production
 
-    raise typer.Exit(run_platforms())
+    raise typer.Exit(run_production("bot.app"))
 
 
 @sandbox_app.command("serve")
 def sandbox_serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port)")] = 8443,
     kubeconfig_out: Annotated[Path | None, typer.Option(help="Write a kubeconfig for this server here")] = None,
-    seed: Annotated[str, typer.Option(help="demo | scale")] = "demo",
+    seed: Annotated[str, typer.Option(help="demo | staging | scale | empty")] = "demo",
     namespaces: Annotated[int, typer.Option(help="scale seed: namespaces")] = 10,
     pods: Annotated[int, typer.Option(help="scale seed: pods per namespace")] = 1000,
+    insecure_http: Annotated[bool, typer.Option(help="Plain HTTP instead of TLS (tools that cannot do TLS)")] = False,
+    users: Annotated[Path | None, typer.Option(help="Users file (token -> user, groups)")] = None,
+    manifests: Annotated[Path | None, typer.Option(help="Load these objects (e.g. RBAC) before serving")] = None,
+    freeze_time: Annotated[bool, typer.Option(help="Keep statuses still (no restarts, instant rollouts)")] = False,
+    speed: Annotated[float, typer.Option(help="Time speed-up for back-offs and start-ups")] = 1.0,
 ) -> None:
     """Run the sandbox cluster alone, so kubectl and other tools can use it."""
     from tools.sandbox.serve import serve
 
-    raise typer.Exit(serve(port=port, kubeconfig_out=kubeconfig_out, seed=seed, namespaces=namespaces, pods=pods))
+    raise typer.Exit(
+        serve(
+            port=port,
+            kubeconfig_out=kubeconfig_out,
+            seed=seed,
+            namespaces=namespaces,
+            pods=pods,
+            insecure_http=insecure_http,
+            users=users,
+            manifests=manifests,
+            freeze_time=freeze_time,
+            speed=speed,
+        )
+    )
 
 
 @mcp_app.command("serve")
@@ -91,7 +115,7 @@ def policy_check(
     """Validate policy files; print each problem with file, line and reason."""
     from bot.policy.cli import check
 
-    raise typer.Exit(check(files or []))
+    raise typer.Exit(check(files or [], vocabulary=_policy_vocabulary()))
 
 
 @policy_app.command("explain")
@@ -104,7 +128,30 @@ def policy_explain(
     """Print the decision for a request and the rule that made it."""
     from bot.policy.cli import explain
 
-    raise typer.Exit(explain(request=request, user=user, chat=chat, files=files or []))
+    vocabulary = _policy_vocabulary()
+    raise typer.Exit(explain(request=request, user=user, chat=chat, files=files or [], vocabulary=vocabulary))
+
+
+def _policy_vocabulary() -> Any:
+    """The names policy files may use, from the configured catalogue and MCP servers (exit 2 if unreadable)."""
+    from bot.app import policy_vocabulary
+    from bot.settings import load_settings
+
+    try:
+        return policy_vocabulary(load_settings())
+    except ValueError as exc:  # McpConfigError, a settings error: say which, no traceback
+        typer.echo(f"cannot read the configuration the policy names depend on: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@runbook_app.command("check")
+def runbook_check(
+    files: Annotated[list[Path] | None, typer.Argument(help="Runbook files; default: the shipped ones")] = None,
+) -> None:
+    """Validate runbooks; print each problem with file, line and reason (unknown tools, shell steps ...)."""
+    from tools.runbooks import check
+
+    raise typer.Exit(check(files or []))
 
 
 def main() -> None:

@@ -32,8 +32,23 @@ class Settings(BaseSettings):
 
     # --- store ---
     redis_url: str | None = Field(default=None, description="Redis URL; unset = in-process store (demo only)")
+    allow_in_process_store: bool = Field(
+        default=False, description="Development only: let `kubeduty run` start without REDIS_URL (one process)"
+    )
     key_prefix: str = Field(default="kd", description="Prefix of every Redis key")
     state_ttl_seconds: int = Field(default=24 * 3600, description="TTL of conversation state")
+    redis_max_connections: int = Field(
+        default=50, description="Redis connections per process (per node on Cluster); more commands wait"
+    )
+    redis_pool_timeout_seconds: float = Field(default=5.0, description="How long a command waits for a connection")
+    redis_socket_timeout_seconds: float = Field(default=5.0, description="Timeout of one Redis command")
+    redis_connect_timeout_seconds: float = Field(default=3.0, description="Timeout of connecting to Redis")
+    redis_retries: int = Field(default=3, description="Retries (with backoff) of Redis commands safe to repeat")
+    store_outage_retry_seconds: float = Field(
+        default=120.0, description="How long a message is retried while Redis is unavailable before giving up"
+    )
+    rate_user_per_minute: int = Field(default=30, description="Messages and clicks per user per minute (burst 10)")
+    rate_chat_per_minute: int = Field(default=90, description="Messages and clicks per chat per minute (burst 30)")
 
     # --- kubernetes ---
     kubeconfig: str | None = Field(default=None, description="Path of the kubeconfig; unset = default loading")
@@ -56,7 +71,20 @@ class Settings(BaseSettings):
     policy_files: list[str] = Field(
         default_factory=list, description="Policy YAML files; empty = policies/default.yaml"
     )
-    audit_log_path: str = Field(default="kubeduty-audit.jsonl", description="JSON-lines audit file")
+    audit_log_path: str = Field(
+        default="kubeduty-audit.jsonl", description="JSON-lines audit file (rotated); empty = no file"
+    )
+    audit_log_max_bytes: int = Field(default=50 * 1024 * 1024, description="Rotate the audit file at this size")
+    audit_log_backups: int = Field(default=5, description="Rotated audit files kept (audit.jsonl.1 ...)")
+    audit_stdout: bool = Field(default=False, description="Also write each audit entry to stdout as a JSON line")
+    audit_retention_seconds: int = Field(
+        default=90 * 24 * 3600, description="TTL of the Redis stream of decisions and executions"
+    )
+    audit_stream_maxlen: int = Field(default=100_000, description="Entries kept in the decisions stream")
+    audit_read_sample_rate: float = Field(
+        default=1.0, description="Share of allowed reads audited (own short stream); 0 = none, denials always"
+    )
+    audit_read_retention_seconds: int = Field(default=7 * 24 * 3600, description="TTL of the stream of reads")
     approval_ttl_seconds: int = Field(default=15 * 60, description="How long a pending approval stays open")
 
     # --- MCP ---
@@ -73,9 +101,26 @@ class Settings(BaseSettings):
     feishu_app_secret: SecretStr | None = Field(default=None, description="Feishu app secret")
     feishu_domain: str = Field(default="https://open.feishu.cn", description="https://open.larksuite.com for Lark")
 
+    # --- alerts (Alertmanager webhook receiver, bot.alerts) ---
+    alerts_port: int | None = Field(default=None, description="Port of the Alertmanager webhook; unset = no receiver")
+    alerts_host: str = Field(default="0.0.0.0", description="Address the webhook binds (Alertmanager reaches the pod)")
+    alerts_token: SecretStr | None = Field(default=None, description="Bearer token Alertmanager must send (required)")
+    alert_routes_file: str | None = Field(default=None, description="YAML routing alerts to chats by labels")
+    alert_chats: list[str] = Field(default_factory=list, description="Chats for every alert when no routing file")
+    alert_card_budget: int = Field(default=10, description="New alert cards per chat per minute; then one digest")
+    prometheus_url: str | None = Field(default=None, description="Prometheus HTTP API base for diagnosis metrics")
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager base URL for silences (API v2)")
+    handover_times: list[str] = Field(default_factory=list, description="Shift report times, HH:MM UTC")
+    handover_chats: list[str] = Field(default_factory=list, description="Chats that get the shift report")
+
     # --- misc ---
     log_level: str = Field(default="INFO", description="Logging level")
-    health_port: int | None = Field(default=None, description="Port for /healthz; unset = no health server")
+    health_port: int | None = Field(
+        default=None, description="Port for /healthz, /readyz and /metrics; unset = no probe server"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0, description="On SIGTERM, how long in-flight turns may finish before the platforms close"
+    )
 
     @property
     def llm_enabled(self) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from bot.store import Store, open_store
 from tests.support.redis_server import RedisHandle, ensure_redis
 
-pytest_plugins = ["tests.support.sandbox_fixtures", "tests.support.llm_fixtures"]
+pytest_plugins = ["tests.support.sandbox_fixtures", "tests.support.llm_fixtures", "tests.support.redis_fixtures"]
 
 
 @pytest.fixture(scope="session")

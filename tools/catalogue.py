@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from tools.k8s import reads, writes
-from tools.k8s.client import KubeClients
+from tools.k8s import reads, remedies, writes
 from tools.k8s.models import (
     ChangePreview,
     ClusterList,
@@ -39,8 +38,11 @@ from tools.k8s.models import (
     WorkloadHealth,
     WorkloadHealthParams,
 )
-from tools.redact import redact_model
+from tools.redact import redact_json, redact_model
 from tools.spec import ErrorCode, Risk, ToolFailure, ToolSpec
+
+if TYPE_CHECKING:  # the kubernetes client loads when a tool runs, not when the catalogue is listed
+    from tools.k8s.client import KubeClients
 
 _DRY = " Set dry_run=true to preview the change (server-side dry run) without applying it."
 
@@ -266,6 +268,20 @@ _SPECS: list[ToolSpec[Any, Any]] = [
         verb="uncordon",
         resource="nodes",
     ),
+    ToolSpec(
+        name="set_container_resources",
+        title_en="Set container resources",
+        title_zh="调整容器资源",
+        description="Set memory/CPU requests or limits of one container of a deployment (a rolling update follows). "
+        "Use to raise the memory limit of an OOMKilled container." + _DRY,
+        params=remedies.SetContainerResourcesParams,
+        result=ChangePreview,
+        run=remedies.set_container_resources,
+        mutates=True,
+        risk=Risk.MEDIUM,
+        verb="update",
+        resource="deployments",
+    ),
 ]
 
 CATALOGUE: dict[str, ToolSpec[Any, Any]] = {s.name: s for s in _SPECS}
@@ -315,6 +331,25 @@ def parse_args(name: str, args: dict[str, Any]) -> BaseModel:
         raise ToolFailure(ErrorCode.INVALID, explain_validation(name, exc), upstream=str(exc)) from None
 
 
+async def _run(
+    kube: KubeClients,
+    name: str,
+    args: dict[str, Any],
+    impersonate_user: str | None,
+    impersonate_groups: Sequence[str],
+) -> BaseModel:
+    spec = CATALOGUE.get(name)
+    params = parse_args(name, args)
+    assert spec is not None  # parse_args raised otherwise
+    if name == "list_clusters":
+        # Read from the kubeconfig alone: listing must work even when a context's credentials are broken.
+        return ClusterList(items=kube.list_clusters())
+    cluster = getattr(params, "cluster", None)
+    ctx = await kube.context(cluster, impersonate_user=impersonate_user, impersonate_groups=impersonate_groups)
+    result: BaseModel = await spec.run(ctx, params)
+    return result
+
+
 async def run_tool(
     kube: KubeClients,
     name: str,
@@ -327,13 +362,16 @@ async def run_tool(
 
     Raises `ToolFailure` for every expected failure (bad arguments, not found, forbidden, cluster down ...).
     """
-    spec = CATALOGUE.get(name)
-    params = parse_args(name, args)
-    assert spec is not None  # parse_args raised otherwise
-    if name == "list_clusters":
-        # Read from the kubeconfig alone: listing must work even when a context's credentials are broken.
-        return redact_model(ClusterList(items=kube.list_clusters()))
-    cluster = getattr(params, "cluster", None)
-    ctx = await kube.context(cluster, impersonate_user=impersonate_user, impersonate_groups=impersonate_groups)
-    result = await spec.run(ctx, params)
-    return redact_model(result)
+    return redact_model(await _run(kube, name, args, impersonate_user, impersonate_groups))
+
+
+async def run_tool_json(
+    kube: KubeClients,
+    name: str,
+    args: dict[str, Any],
+    *,
+    impersonate_user: str | None = None,
+    impersonate_groups: Sequence[str] = (),
+) -> dict[str, Any]:
+    """`run_tool` for the bot: the redacted result as JSON data, dumped once (no copy validated again)."""
+    return redact_json(await _run(kube, name, args, impersonate_user, impersonate_groups))

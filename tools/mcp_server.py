@@ -14,10 +14,12 @@ for kubectl.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -133,9 +135,21 @@ async def _run_catalogue(
 class CatalogueServer(MCPServer[Any]):
     """An `MCPServer` that refuses (with a reason) calls to the mutating tools it does not expose."""
 
-    def __init__(self, *, refused: Mapping[str, str], **kwargs: Any) -> None:
+    def __init__(self, *, refused: Mapping[str, str], warm: Callable[[], None] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._refused = dict(refused)
+        self._warm = warm
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            # Listing needs none of the kubernetes client; the first call does. Load it in a thread once the
+            # listing is on its way, so discovery stays fast and the first call does not pay the import.
+            asyncio.get_running_loop().call_later(
+                0.1, lambda: threading.Thread(target=warm, name="kubeduty-warm", daemon=True).start()
+            )
+        return tools
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
@@ -154,6 +168,7 @@ def build_server(
     run: Runner | None = None,
     trust_impersonation: bool = False,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
+    warm: Callable[[], None] | None = None,
 ) -> CatalogueServer:
     """The MCP server over the catalogue. `kube` is what the catalogue's `run_tool` takes (`KubeClients`).
 
@@ -176,6 +191,7 @@ def build_server(
     mode = "read-only" if read_only else "read-write"
     return CatalogueServer(
         refused=refused,
+        warm=warm,
         name=SERVER_NAME,
         title="KubeDuty Kubernetes tools",
         instructions=(
@@ -211,7 +227,7 @@ def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
     if transport not in ("stdio", "http"):
         print(f"error: unknown transport '{transport}' (use stdio or http)", file=sys.stderr)
         return 2
-    from tools.k8s.client import KubeClients
+    from tools.k8s.client import KubeClients, warm_up
 
     timeout = float(os.environ.get("KUBE_TIMEOUT_SECONDS") or 10.0)
     kube = KubeClients(
@@ -219,7 +235,7 @@ def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
         context=os.environ.get("KUBE_CONTEXT") or None,
         timeout_seconds=timeout,
     )
-    server = build_server(kube=kube, read_only=read_only, log_level="WARNING")
+    server = build_server(kube=kube, read_only=read_only, log_level="WARNING", warm=warm_up)
     if transport == "http" and not _is_loopback(host) and not read_only:
         # No authentication on this transport: anyone who reaches the port can call the tools.
         print(
@@ -231,7 +247,9 @@ def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
     async def main() -> None:
         try:
             if transport == "stdio":
-                await server.run_stdio_async()
+                from tools.mcp_stdio import serve_stdio  # answers malformed lines with JSON-RPC errors
+
+                await serve_stdio(server)
             else:
                 print(
                     f"KubeDuty MCP server on http://{host}:{port}/mcp ({'read-only' if read_only else 'read-write'})",

@@ -1,30 +1,74 @@
-"""The audit trail: every decision and execution, to a Redis stream (for `/audit`) and a JSON-lines file
-(for people and log shippers). Both are append-only; the stream is capped, the file is rotated by ops."""
+"""The audit trail: every decision and execution, in a Redis stream of its own (for `/audit`, kept for the
+retention setting) and in the sinks (stdout JSON lines, a rotating file).
+
+Reads are not decisions: an allowed read goes to a separate, short-lived stream, sampled by
+`AUDIT_READ_SAMPLE_RATE`, so a busy day of `/pods` never evicts who changed what. Every read is still counted
+(`kubeduty_audit_entries{kind="read"}`); a denied read is a decision and always kept. The entry's shape is
+`ENTRY_SCHEMA` (documented in deploy/README.md).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import random
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
+from bot.approvals.audit_sinks import RotatingFileSink, Sink, StdoutSink, check_writable
 from bot.approvals.storage import RecordStore
+from bot.ops import metrics
+from bot.settings import Settings
 from tools.redact import mask_text
 
 log = logging.getLogger(__name__)
 
-STREAM_MAXLEN = 10_000  # `/audit` shows the newest few; the file keeps everything
+SCHEMA_VERSION = "1"
+STREAM_MAXLEN = 100_000  # decisions only: `/audit` shows the newest few, retention is by TTL
 STREAM_TTL_SECONDS = 90 * 24 * 3600
+READ_STREAM_MAXLEN = 10_000
+READ_STREAM_TTL_SECONDS = 7 * 24 * 3600
+FILE_MAX_BYTES = 50 * 1024 * 1024
+FILE_BACKUPS = 5
 FIELD_LIMIT = 500  # one audit field never grows without bound (requests are user text)
+
+# "settle": a change whose outcome was unknown (no answer from the API server) has been read back and decided.
+EVENTS = ("read", "propose", "refuse", "confirm", "approve", "cancel", "execute", "settle", "expire", "tamper", "audit")
+
+_TEXT = {"type": "string", "maxLength": FIELD_LIMIT}
+ENTRY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "KubeDuty audit entry",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["v", "time", "kind", "event", "platform", "chat", "user", "request", "decision", "replica"],
+    "properties": {
+        "v": {"const": SCHEMA_VERSION},
+        "time": {"type": "string", "format": "date-time", "description": "UTC, milliseconds"},
+        "kind": {"enum": ["decision", "read"], "description": "read = an allowed read (sampled)"},
+        "event": {"enum": list(EVENTS)},
+        "platform": {"type": "string", "description": "dingtalk | feishu | console"},
+        "chat": {**_TEXT, "description": "platform chat id"},
+        "user": {**_TEXT, "description": "platform user id of who acted"},
+        "request": {**_TEXT, "description": "tool and arguments, masked"},
+        "decision": {**_TEXT, "description": "allow | deny | approval | ok | failed | unknown | ..."},
+        "rule": {**_TEXT, "description": "the policy rule that decided"},
+        "approvers": {**_TEXT, "description": "comma-separated subjects who approved"},
+        "call_hash": {"type": "string", "description": "sha256 of the exact tool call an approval is bound to"},
+        "approval_id": {"type": "string"},
+        "result": {**_TEXT, "description": "outcome text, masked, cut with a (truncated) marker"},
+        "replica": {"type": "string", "description": "host name (pod) that wrote the entry"},
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    event: str  # read | propose | refuse | confirm | approve | cancel | execute | expire | tamper | audit
+    event: str  # one of EVENTS
     platform: str
     chat: str
     user: str
@@ -37,47 +81,123 @@ class AuditEntry:
     result: str = ""
     time: str = ""
 
+    @property
+    def is_read(self) -> bool:
+        return self.event == "read" and self.decision == "allow"
+
 
 def _cut(text: str) -> str:
     return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 14] + "… (truncated)"
 
 
 class AuditLog:
-    def __init__(self, *, store: RecordStore, path: str | None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        store: RecordStore,
+        path: str | None = None,
+        clock: Callable[[], float] = time.time,
+        sinks: Sequence[Sink] | None = None,
+        retention_seconds: int = STREAM_TTL_SECONDS,
+        maxlen: int = STREAM_MAXLEN,
+        read_sample_rate: float = 1.0,
+        read_retention_seconds: int = READ_STREAM_TTL_SECONDS,
+        read_maxlen: int = READ_STREAM_MAXLEN,
+        sample: Callable[[], float] = random.random,
+    ) -> None:
+        """`path` alone = one rotating file sink with the default limits (`sinks` replaces it)."""
         self._store = store
-        self._path = Path(path) if path else None
         self._clock = clock
-        self._file_lock = asyncio.Lock()
+        if sinks is None:
+            sinks = [RotatingFileSink(path, max_bytes=FILE_MAX_BYTES, backups=FILE_BACKUPS)] if path else []
+        self.sinks = list(sinks)
+        self._retention = retention_seconds
+        self._maxlen = maxlen
+        self._read_rate = min(1.0, max(0.0, read_sample_rate))
+        self._read_retention = read_retention_seconds
+        self._read_maxlen = read_maxlen
+        self._sample = sample
+        self._replica = socket.gethostname()
 
-    async def record(self, entry: AuditEntry) -> None:
-        stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="seconds")
+    def _reads_stream(self) -> str:
+        return self._store.keys.custom("audit", "reads")
+
+    def row(self, entry: AuditEntry) -> dict[str, str]:
+        """The entry as stored and written (masked, bounded, stamped): what `ENTRY_SCHEMA` describes."""
+        stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
         # Requests and results can carry credentials (a pasted manifest, an upstream error echoing a value):
         # the audit trail is read by more people than the chat, so it is masked like every card.
-        row = {k: _cut(mask_text(str(v))) for k, v in asdict(entry).items()}
-        row["time"] = stamp
-        try:
-            await self._store.append_stream(
-                self._store.keys.audit_stream(), row, maxlen=STREAM_MAXLEN, ttl=STREAM_TTL_SECONDS
-            )
-        except Exception:  # the file below still gets the entry; Redis trouble must not lose it twice
-            log.exception("cannot append to the audit stream")
-        if self._path is not None:
-            line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
-            async with self._file_lock:
-                try:
-                    await asyncio.to_thread(self._append, line)
-                except OSError:
-                    # The Redis stream still has the entry; a full disk must not stop the on-duty bot.
-                    log.exception("cannot write the audit file %s", self._path)
+        fields = {k: _cut(mask_text(str(v))) for k, v in asdict(entry).items() if k != "time"}
+        return {
+            "v": SCHEMA_VERSION,
+            "time": stamp,
+            "kind": "read" if entry.is_read else "decision",
+            **fields,
+            "replica": self._replica,
+        }
 
-    def _append(self, line: str) -> None:
-        assert self._path is not None
-        with self._path.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+    async def record(self, entry: AuditEntry) -> None:
+        kind = "read" if entry.is_read else "decision"
+        if entry.is_read and (self._read_rate <= 0 or self._sample() >= self._read_rate):
+            metrics.audit_entries.labels(kind=kind, outcome="sampled_out").inc()
+            return
+        metrics.audit_entries.labels(kind=kind, outcome="kept").inc()
+        if not entry.is_read and entry.event not in ("read", "audit"):
+            metrics.approvals.labels(state=entry.event).inc()
+        row = self.row(entry)
+        if entry.is_read:
+            key, maxlen, ttl = self._reads_stream(), self._read_maxlen, self._read_retention
+        else:
+            key, maxlen, ttl = self._store.keys.audit_stream(), self._maxlen, self._retention
+        try:
+            await self._store.append_stream(key, row, maxlen=maxlen, ttl=ttl)
+        except Exception as exc:  # noqa: BLE001 - the sinks below still get the entry; Redis trouble must not lose it twice
+            metrics.redis_errors.labels(operation="audit_append").inc()
+            log.error("cannot append to the audit stream (%s: %s); the sinks still have it", type(exc).__name__, exc)
+        line = json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+        for sink in self.sinks:
+            try:
+                await sink.write(line)
+            except Exception:  # noqa: BLE001 - the sink logged it once; the on-duty bot keeps serving
+                metrics.audit_sink_errors.labels(sink=sink.name).inc()
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
 
     async def tail(self, n: int, *, chat: str | None = None) -> list[dict[str, str]]:
-        """Newest first; only entries of `chat` when given."""
-        rows = await self._store.read_stream_tail(self._store.keys.audit_stream(), max(n * 5, 200) if chat else n)
+        """Newest first (decisions and kept reads merged by time); only entries of `chat` when given."""
+        want = max(n * 5, 200) if chat else n
+        rows = await self._store.read_stream_tail(self._store.keys.audit_stream(), want)
+        try:
+            rows += await self._store.read_stream_tail(self._reads_stream(), want)
+        except Exception:  # the decisions alone still answer `/audit`
+            log.warning("cannot read the audit stream of reads", exc_info=True)
+        rows.sort(key=lambda r: r.get("time", ""), reverse=True)
         if chat is not None:
             rows = [r for r in rows if r.get("chat") == chat]
         return rows[:n]
+
+
+def build_audit(settings: Settings, store: RecordStore, clock: Callable[[], float] = time.time) -> AuditLog:
+    """The audit log the settings describe. Raises `AuditConfigError` (naming AUDIT_LOG_PATH) when the file
+    cannot be written, so a read-only root filesystem stops start-up instead of failing every message."""
+    sinks: list[Sink] = []
+    if settings.audit_stdout:
+        sinks.append(StdoutSink())
+    if settings.audit_log_path:
+        check_writable(settings.audit_log_path)
+        sinks.append(
+            RotatingFileSink(
+                settings.audit_log_path, max_bytes=settings.audit_log_max_bytes, backups=settings.audit_log_backups
+            )
+        )
+    return AuditLog(
+        store=store,
+        clock=clock,
+        sinks=sinks,
+        retention_seconds=settings.audit_retention_seconds,
+        maxlen=settings.audit_stream_maxlen,
+        read_sample_rate=settings.audit_read_sample_rate,
+        read_retention_seconds=settings.audit_read_retention_seconds,
+    )

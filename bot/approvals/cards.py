@@ -23,6 +23,8 @@ from bot.render.model import (
     Tone,
     bound_text,
 )
+from bot.render.names import display
+from tools.catalogue import CATALOGUE
 from tools.redact import mask_text
 
 CONFIRM = "approval.confirm"
@@ -125,7 +127,7 @@ def change_blocks(lang: Lang | str, rec: ApprovalRecord) -> tuple[Block, ...]:
         (tr(lang, "命名空间", "Namespace"), _b(lang, f.namespace or "-")),
         (tr(lang, "对象", "Object"), _b(lang, _object(args, p))),
         (tr(lang, "操作", "Action"), _b(lang, str((p or {}).get("action") or f.verb))),
-        (tr(lang, "风险", "Risk"), f.risk),
+        (tr(lang, "风险", "Risk"), risk_label(lang, f.risk)),
     ]
     blocks: list[Block] = [Fields(tuple(items))]
     if p is not None:
@@ -157,8 +159,44 @@ def change_blocks(lang: Lang | str, rec: ApprovalRecord) -> tuple[Block, ...]:
     return tuple(blocks)
 
 
-def _who(rec: ApprovalRecord) -> str:
-    return rec.requester_name or rec.requester
+_RISK = {"low": ("低", "low"), "medium": ("中", "medium"), "high": ("高", "high"), "critical": ("严重", "critical")}
+# The console's own placeholder for its one user: a word of ours, so it follows the card's language
+_PLACEHOLDER_NAMES = {"you": ("你", "you")}
+
+
+def tool_title(lang: Lang | str, tool: str) -> str:
+    """A built-in tool's title in the card's language; an external tool keeps its own name."""
+    spec = CATALOGUE.get(tool)
+    return tr(lang, spec.title_zh, spec.title_en) if spec is not None else tool
+
+
+def risk_label(lang: Lang | str, risk: str) -> str:
+    zh, en = _RISK.get(str(risk), (str(risk), str(risk)))
+    return tr(lang, zh, en)
+
+
+# Fields a change touches, in words for a Chinese card (an unknown field keeps its API name)
+_FIELD_ZH = {
+    "replicas": "副本数",
+    "restartedAt": "重启时间",
+    "unschedulable": "不可调度",
+    "revision": "版本",
+    "image": "镜像",
+    "images": "镜像",
+    "deleted": "已删除",
+    "phase": "阶段",
+}
+
+
+def _name(lang: Lang | str, name: str) -> str:
+    # a subject ("console:alice") shows as the name its channel learned, so one person reads one way on a card
+    name = display(name)
+    return tr(lang, *_PLACEHOLDER_NAMES[name]) if name in _PLACEHOLDER_NAMES else name
+
+
+def _who(rec: ApprovalRecord, lang: Lang | str = Lang.EN) -> str:
+    known = display(rec.requester)  # the same form as the approvers' names when the channel knows this person
+    return _name(lang, known if known != rec.requester else rec.requester_name or rec.requester)
 
 
 def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Card:
@@ -173,9 +211,9 @@ def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Car
                     "Approved: {done}/{n}{names}",
                     n=rec.needed,
                     roles=" / ".join(rec.approver_roles),
-                    who=_who(rec),
+                    who=_who(rec, lang),
                     done=rec.count,
-                    names=f" ({', '.join(rec.approvals)})" if rec.approvals else "",
+                    names=f" ({', '.join(_name(lang, a) for a in rec.approvals)})" if rec.approvals else "",
                 ),
                 Tone.WARNING,
             )
@@ -183,11 +221,11 @@ def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Car
         confirm_label = tr(lang, "批准并执行", "Approve")
     else:
         blocks.append(
-            Note(tr(lang, "只有发起人 {who} 可以确认。", "Only the requester {who} can confirm.", who=_who(rec)))
+            Note(tr(lang, "只有发起人 {who} 可以确认。", "Only the requester {who} can confirm.", who=_who(rec, lang)))
         )
         confirm_label = tr(lang, "确认执行", "Confirm")
     return Card(
-        title=tr(lang, "确认改动：{t}", "Confirm change: {t}", t=rec.call.tool),
+        title=tr(lang, "确认改动：{t}", "Confirm change: {t}", t=tool_title(lang, rec.call.tool)),
         tone=Tone.WARNING,
         blocks=tuple(blocks),
         buttons=(
@@ -250,11 +288,11 @@ def _next_steps(lang: Lang | str, rec: ApprovalRecord) -> tuple[Button, ...]:
 def outcome_card(
     lang: Lang | str, rec: ApprovalRecord, *, ok: bool, by: str, detail: dict[str, Any] | None, text: str
 ) -> Card:
-    approved = ", ".join(rec.approvals) if rec.approvals else by
+    approved = ", ".join(_name(lang, a) for a in rec.approvals) if rec.approvals else _name(lang, by)
     blocks: list[Block] = [
         Fields(
             (
-                (tr(lang, "发起人", "Requested by"), _who(rec)),
+                (tr(lang, "发起人", "Requested by"), _who(rec, lang)),
                 (tr(lang, "批准 / 确认", "Approved / confirmed by"), _b(lang, approved)),
             )
         ),
@@ -263,11 +301,14 @@ def outcome_card(
     if ok:
         if detail and (detail.get("after") or detail.get("summary")):
             before = detail.get("before") or {}
+            zh = str(lang) == Lang.ZH.value
             changed = [
-                f"- `{k}`: {before.get(k, '-')} → {v}"
+                f"- {_FIELD_ZH.get(k, f'`{k}`') if zh else f'`{k}`'}: {before.get(k, '-')} → {v}"
                 for k, v in list((detail.get("after") or {}).items())[:MAX_CHANGES]
             ]
-            text = "\n".join([str(detail.get("summary") or ""), *changed]).strip()
+            # the tool's summary is English: a Chinese card says the same in its own words
+            summary = "已执行，改动如下：" if zh and changed else "已执行。" if zh else str(detail.get("summary") or "")
+            text = "\n".join([summary, *changed]).strip()
             blocks.append(Markdown(_b(lang, text, 600)))
         elif text:
             blocks.append(Code(_b(lang, text, TEXT_LIMIT)))
@@ -276,9 +317,9 @@ def outcome_card(
         blocks.append(Code(_b(lang, text or "-", TEXT_LIMIT)))
     return Card(
         title=(
-            tr(lang, "已执行：{t}", "Done: {t}", t=rec.call.tool)
+            tr(lang, "已执行：{t}", "Done: {t}", t=tool_title(lang, rec.call.tool))
             if ok
-            else tr(lang, "执行失败：{t}", "Failed: {t}", t=rec.call.tool)
+            else tr(lang, "执行失败：{t}", "Failed: {t}", t=tool_title(lang, rec.call.tool))
         ),
         tone=Tone.SUCCESS if ok else Tone.DANGER,
         blocks=tuple(blocks),
@@ -290,12 +331,15 @@ def outcome_card(
 
 def closed_card(lang: Lang | str, rec: ApprovalRecord, *, cancelled_by: str | None) -> Card:
     if cancelled_by:
-        title = tr(lang, "已取消：{t}", "Cancelled: {t}", t=rec.call.tool)
+        title = tr(lang, "已取消：{t}", "Cancelled: {t}", t=tool_title(lang, rec.call.tool))
         note = tr(
-            lang, "{who} 取消了这个改动，集群没有改动。", "{who} cancelled it; nothing was changed.", who=cancelled_by
+            lang,
+            "{who} 取消了这个改动，集群没有改动。",
+            "{who} cancelled it; nothing was changed.",
+            who=_name(lang, cancelled_by),
         )
     else:
-        title = tr(lang, "已过期：{t}", "Expired: {t}", t=rec.call.tool)
+        title = tr(lang, "已过期：{t}", "Expired: {t}", t=tool_title(lang, rec.call.tool))
         note = tr(
             lang, "审批已过期，集群没有改动。请重新发起。", "The approval expired; nothing was changed. Ask again."
         )

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.approvals.audit import AuditLog
+from bot.approvals.audit import build_audit
 from bot.approvals.gate import PolicyGate, ToolRunner
 from bot.approvals.storage import RecordStore
 from bot.core.actions import ActionCodec
@@ -34,7 +34,7 @@ def build_gate(
         policy=policy if policy is not None else load_policy(policy_paths(settings)),
         store=store,
         gateway=gateway,
-        audit=AuditLog(store=store, path=settings.audit_log_path or None, clock=clock),
+        audit=build_audit(settings, store, clock),
         codec=codec,
         default_cluster=settings.kube_context or "default",
         approval_ttl_seconds=settings.approval_ttl_seconds,

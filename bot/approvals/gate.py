@@ -21,15 +21,19 @@ from typing import Any, Protocol
 
 from bot.approvals import cards
 from bot.approvals.audit import AuditEntry, AuditLog
+from bot.approvals.execution import ChangeRunner, Settled, settled_card
 from bot.approvals.port import Caller, Verdict, reads_secrets
 from bot.approvals.record import (
     APPROVED,
     CANCELLED,
     EXECUTED,
+    EXECUTING,
     EXPIRED,
     FAILED,
     ID_RE,
+    IN_FLIGHT,
     PENDING,
+    UNKNOWN,
     ApprovalRecord,
     TamperedRecord,
     pending_status,
@@ -103,6 +107,7 @@ class PolicyGate:
         self._ttl = approval_ttl_seconds
         self._clock = clock
         self._resolved: tuple[str, float] | None = None  # (default cluster's real name, when learnt)
+        self._changes = ChangeRunner(store=store, run=self._run, reader=gateway, clock=clock)
 
     # ------------------------------------------------------------------ facts
     def facts(self, tool: ToolInfo, call: ToolCall, *, default_cluster: str | None = None) -> CallFacts:
@@ -358,8 +363,14 @@ class PolicyGate:
             await responder.send(card)
 
     def _closed_toast(self, lang: Lang, status: str) -> str:
-        if status in (APPROVED, EXECUTED, FAILED):
+        if status == EXECUTED:
             return tr(lang, "这个改动已经执行过了。", "This change has already been run.")
+        if status in IN_FLIGHT:
+            return tr(lang, "这个改动正在执行。", "This change is being run right now.")
+        if status == FAILED:
+            return tr(lang, "这个改动执行失败，没有生效。", "This change failed; it did not take effect.")
+        if status == UNKNOWN:
+            return tr(lang, "这个改动的结果未知，正在检查。", "The outcome of this change is unknown; checking.")
         if status == CANCELLED:
             return tr(lang, "这个改动已被取消。", "This change was cancelled.")
         return tr(lang, "这个审批已过期，没有执行任何操作。", "This approval has expired; nothing ran.")
@@ -383,6 +394,9 @@ class PolicyGate:
         approvals: tuple[str, ...]
         for _ in range(CAS_ATTEMPTS):
             rec = c.rec
+            if rec.status in IN_FLIGHT or rec.status == UNKNOWN:
+                await self._settle(caller, c, responder, lang, message_ref)
+                return
             if not rec.status.startswith(PENDING):
                 await responder.toast(self._closed_toast(lang, rec.status))
                 return
@@ -478,7 +492,7 @@ class PolicyGate:
                 rec.status,
                 new_status,
                 ttl=FINAL_TTL_SECONDS if new_status == APPROVED else max(1, await self._store.ttl(c.key)),
-                fields={"approvals": json.dumps(list(approvals))},
+                fields={"approvals": json.dumps(list(approvals)), "approved_at": repr(self._clock())},
             )
             if moved is None:
                 await responder.toast(self._closed_toast(lang, EXPIRED))
@@ -527,35 +541,49 @@ class PolicyGate:
             await self._store.transition(c.key, APPROVED, FAILED, ttl=FINAL_TTL_SECONDS, fields={"result": "tampered"})
             await responder.toast(tr(lang, "校验失败，不会执行。", "Integrity check failed; not run."))
             return
-        outcome = await self._run(rec.call, rec.requester)
-        status = EXECUTED if outcome.ok else FAILED
-        result = "ok" if outcome.ok else f"{outcome.error_code}: {outcome.error}"
-        await self._store.transition(
-            c.key,
-            APPROVED,
-            status,
-            ttl=FINAL_TTL_SECONDS,
-            fields={"result": result[:500], "executed_by": caller.subject},
-        )
+        ran = await self._changes.execute(rec, c.key, caller.subject)
+        if ran is None:  # settled meanwhile by someone else: say what it is now
+            fresh = await self._store.get_record(c.key)
+            await responder.toast(self._closed_toast(lang, (fresh or {}).get("status", EXPIRED)))
+            return
+        settled, outcome = ran
+        await self._report(caller, rec, settled, outcome, responder, lang, message_ref)
+
+    async def _settle(
+        self, caller: Caller, c: _Clicked, responder: Responder, lang: Lang, message_ref: str | None
+    ) -> None:
+        """A click on a change that is in flight, orphaned by a dead replica, or of unknown outcome: read the
+        object back and say what is true; never run it again."""
+        settled = await self._changes.settle(c.rec, c.key, caller.subject)
+        if settled.status in IN_FLIGHT:
+            await responder.toast(self._closed_toast(lang, EXECUTING))
+            return
+        await self._report(caller, c.rec, settled, None, responder, lang, message_ref, event="settle")
+
+    async def _report(
+        self,
+        caller: Caller,
+        rec: ApprovalRecord,
+        settled: Settled,
+        outcome: ToolOutcome | None,
+        responder: Responder,
+        lang: Lang,
+        message_ref: str | None,
+        *,
+        event: str = "execute",
+    ) -> None:
         await self._audit(
             caller,
-            "execute",
+            event,
             _request_text(rec.call),
-            decision=status,
+            decision=settled.status,
             rule=rec.rule,
             approvers=",".join(rec.approvals),
             call_hash=rec.digest,
             approval_id=rec.id,
-            result=result,
+            result=settled.result + (" (verified by read-back)" if settled.verified else ""),
         )
-        card = cards.outcome_card(
-            lang,
-            rec,
-            ok=outcome.ok,
-            by=caller.sender.name or caller.subject,
-            detail=outcome.data,
-            text=outcome.text if outcome.ok else (outcome.error or ""),
-        )
+        card = settled_card(lang, rec, settled, outcome, caller.sender.name or caller.subject)
         await self._update(responder, message_ref, rec, card)
 
     async def _cancel(

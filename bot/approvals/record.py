@@ -1,8 +1,13 @@
 """The approval record as stored (a Redis hash of strings) and its states.
 
-pending -> pending+1 -> ... -> approved -> executed | failed; or -> cancelled | expired.
+pending -> pending+1 -> ... -> approved -> executing -> executed | failed | unknown; or -> cancelled | expired.
 Every move is a compare-and-set on `status`, so exactly one click (on one replica) wins each step, and only
 the click that moves a record to `approved` runs the call.
+
+`unknown`: the write got no answer (timeout, connection lost), and reading the object back could not tell
+whether it took effect. `executing` with an old `executing_since` was left by a replica that died mid-change:
+whoever sees it next reads the object back and settles it (never runs it again). `executed` and `failed` after
+such a read-back carry `verified=1`.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from bot.tooling.types import ToolCall
 
 PENDING = "pending"
 APPROVED = "approved"
+EXECUTING = "executing"
 EXECUTED = "executed"
 FAILED = "failed"
+UNKNOWN = "unknown"
 CANCELLED = "cancelled"
 EXPIRED = "expired"
-FINAL = frozenset({APPROVED, EXECUTED, FAILED, CANCELLED, EXPIRED})
+FINAL = frozenset({APPROVED, EXECUTING, EXECUTED, FAILED, UNKNOWN, CANCELLED, EXPIRED})
+IN_FLIGHT = frozenset({APPROVED, EXECUTING})  # the call may be running (or its runner died): never re-run
 
 ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -55,6 +63,9 @@ class ApprovalRecord:
     lang: str
     preview: dict[str, Any] | None
     card_ref: str = ""
+    approved_at: float = 0.0  # when the last approval moved it to `approved`
+    executing_since: float = 0.0  # when the write was sent (0: not yet)
+    result: str = ""  # what the API answered, or what the read-back found
 
     @property
     def count(self) -> int:
@@ -128,6 +139,9 @@ class ApprovalRecord:
                 lang=raw.get("lang", "zh"),
                 preview=preview if isinstance(preview, dict) else None,
                 card_ref=raw.get("card_ref", ""),
+                approved_at=float(raw.get("approved_at") or 0.0),
+                executing_since=float(raw.get("executing_since") or 0.0),
+                result=raw.get("result", ""),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise TamperedRecord(f"malformed approval record: {exc}") from exc

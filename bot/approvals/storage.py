@@ -4,7 +4,7 @@ behaviour, not on its module (which imports redis; the layering forbids that her
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.store.keys import Keys
 
@@ -23,6 +23,12 @@ class RecordStore(Protocol):
     ) -> bool | None: ...
 
     async def ttl(self, key: str) -> int: ...
+
+    async def set_json(self, key: str, value: Any, ttl: int) -> None: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, *keys: str) -> int: ...
 
     async def append_stream(self, key: str, entry: Mapping[str, str], *, maxlen: int, ttl: int) -> str: ...
 

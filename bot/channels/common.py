@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bot.core.actions import ActionCodec
 from bot.core.events import InboundEvent, MessageEvent
-from bot.core.i18n import Lang, detect_lang
+from bot.core.i18n import Lang, detect_lang, tr
 from bot.core.responder import Responder
 
 log = logging.getLogger(__name__)
@@ -142,3 +142,24 @@ def reply_lang(event: InboundEvent) -> Lang:
     if isinstance(event, MessageEvent):
         return event.lang or detect_lang(event.text)
     return Lang.ZH
+
+
+def has_lone_surrogate(*texts: str) -> bool:
+    """True when any text holds a lone UTF-16 surrogate (JSON `"\\ud800"` decodes to one): it cannot be encoded
+    as UTF-8, so it would fail deep inside the bot (store, signatures) as a generic error."""
+    return any(any("\ud800" <= ch <= "\udfff" for ch in t) for t in texts if t)
+
+
+def invalid_input_text(lang: Lang, *, button: bool = False) -> str:
+    """The answer to input that cannot be read at all, in the user's language."""
+    if button:
+        return tr(
+            lang,
+            "按钮数据无效（包含无法识别的字符），已忽略。",
+            "Invalid button data (unreadable characters); ignored.",
+        )
+    return tr(
+        lang,
+        "无法处理这条消息：其中包含无效字符，请重新输入。",
+        "I can't read that message: it contains invalid characters. Please type it again.",
+    )

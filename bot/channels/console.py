@@ -8,6 +8,7 @@ is handled in order, and the process exits 0 at end of input once every reply is
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import uuid
 from collections import deque
@@ -18,7 +19,9 @@ from bot.core.actions import ActionCodec, InvalidPayload
 from bot.core.dispatcher import Dispatcher
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import Lang, detect_lang, tr
+from bot.render.escape import console_text
 from bot.render.model import Card
+from bot.render.names import remember
 from bot.render.text import render_card
 
 
@@ -31,6 +34,13 @@ class Bot(Protocol):
     @property
     def codec(self) -> ActionCodec: ...
 
+
+# Console-only commands, handled here and never seen by the engine (its slash commands are in bot/conversation/):
+# `/as NAME` switches the person typing, so a two-person approval can be shown in one terminal.
+SWITCH_USER = ("/as", "/user")
+USER_NAME = re.compile(r"^[\w.@-]{1,32}$")  # one word: it becomes the policy subject `console:NAME`
+DEFAULT_USER = "console-user"
+DEFAULT_NAME = "you"  # shown as 你 / you on cards
 
 MAX_LINE_BYTES = 64 * 1024  # longer lines are cut here; the engine then says the message is too long
 RECENT_BUTTONS = 40
@@ -56,14 +66,15 @@ class ConsoleChannel:
         bot: Bot,
         *,
         out: TextIO | None = None,
-        user_id: str = "console-user",
-        user_name: str = "you",
+        user_id: str = DEFAULT_USER,
+        user_name: str = DEFAULT_NAME,
         chat_id: str = "console",
     ) -> None:
         self.bot = bot
         self.out = out or sys.stdout
         self.conversation = Conversation(Platform.CONSOLE, chat_id, is_group=False)
         self.sender = Sender(user_id, user_name)
+        remember(self.sender.subject(Platform.CONSOLE), user_name)
         self.responder = ConsoleResponder(self)
         self._buttons: list[tuple[str, str]] = []  # (label, signed payload) of the last card with buttons
         self._recent: deque[tuple[str, str]] = deque(maxlen=RECENT_BUTTONS)  # older buttons, pressable by label
@@ -72,7 +83,8 @@ class ConsoleChannel:
 
     # ---- output
     def write(self, text: str) -> None:
-        self.out.write(text + "\n")
+        # toasts and notices may echo cluster or user text: no control sequence reaches the terminal
+        self.out.write(console_text(text) + "\n")
         self.out.flush()
 
     def show(self, card: Card, ref: str | None = None) -> str:
@@ -101,6 +113,18 @@ class ConsoleChannel:
             self._recent.extend(self._buttons)
             self._buttons = signed
         return ref
+
+    def switch_user(self, name: str) -> str:
+        """`/as NAME`: the next lines are typed by NAME (a notice in the session's language)."""
+        if not USER_NAME.match(name):
+            return "⚠ " + tr(
+                self.lang,
+                "用法：/as 名字（一个词，最多 32 个字母、数字或 . _ @ -）",
+                "Usage: /as NAME (one word, up to 32 letters, digits or . _ @ -)",
+            )
+        self.sender = Sender(name, name)
+        remember(self.sender.subject(Platform.CONSOLE), name)
+        return "» " + tr(self.lang, "现在以 {n} 的身份输入。", "Now typing as {n}.", n=name)
 
     # ---- input
     def to_event(self, text: str) -> InboundEvent | str:
@@ -141,6 +165,10 @@ class ConsoleChannel:
                     "The input had invalid UTF-8 bytes; they were replaced with �.",
                 )
             )
+        words = text.split()
+        if words and words[0].lower() in SWITCH_USER:
+            self.write(self.switch_user(" ".join(words[1:])))
+            return
         if text.strip():
             self.lang = detect_lang(text, self.lang) if not text.strip().isdigit() else self.lang
         event = self.to_event(text)
@@ -167,14 +195,25 @@ class ConsoleChannel:
         return 0
 
 
-async def run_console_channel(bot: Bot, stdin: BinaryIO | None = None, out: TextIO | None = None) -> int:
+async def run_console_channel(
+    bot: Bot, stdin: BinaryIO | None = None, out: TextIO | None = None, *, user: str | None = None
+) -> int:
     source = stdin or sys.stdin.buffer
     interactive = bool(getattr(source, "isatty", lambda: False)())
     channel = ConsoleChannel(bot, out=out)
+    if user:
+        notice = channel.switch_user(user)
+        if notice.startswith("⚠"):
+            channel.write(notice)
+            return 2
     if interactive:
         channel.write(
-            tr(Lang.ZH, "KubeDuty 控制台：输入消息，输入按钮编号点击按钮，/quit 退出。", "")
+            tr(Lang.ZH, "KubeDuty 控制台：输入消息，输入按钮编号点击按钮，/as 名字 切换用户，/quit 退出。", "")
             + "\n"
-            + tr(Lang.EN, "", "KubeDuty console: type a message, a button's number to press it, /quit to leave.")
+            + tr(
+                Lang.EN,
+                "",
+                "KubeDuty console: type a message, a button's number to press it, /as NAME to switch user, /quit to leave.",
+            )
         )
     return await channel.run(source, interactive=interactive)

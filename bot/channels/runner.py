@@ -1,13 +1,14 @@
 """`kubeduty run`: connect to every platform that has credentials, serve until SIGINT/SIGTERM.
 
-Only outbound connections (DingTalk Stream, Feishu long connection); the optional `/healthz` listens locally.
+Only outbound connections (DingTalk Stream, Feishu long connection); with HEALTH_PORT set, `/healthz`, `/readyz`
+and `/metrics` are served (bot.ops.health) from the first moment of the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
-import json
 import logging
 import signal
 import sys
@@ -15,6 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.channels.common import Adapter, BotLike
+from bot.ops import metrics
+from bot.ops.health import READY_CHECK_TIMEOUT, HealthServer, ReadyCheck
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,58 +92,148 @@ def health_report(adapters: list[Adapter], sources: Sequence[object] = ()) -> di
     }
 
 
-async def _serve_health(adapters: list[Adapter], port: int, sources: Sequence[object] = ()) -> Any:
-    from aiohttp import web
+def _store_of(bot: Any) -> Any:
+    return getattr(bot, "store", None) or getattr(getattr(bot, "dispatcher", None), "_store", None)
 
-    async def healthz(_request: web.Request) -> web.Response:
+
+def readiness_check(adapters: list[Adapter], bot: Any, sources: Sequence[object] = ()) -> ReadyCheck:
+    """Ready = Redis answers and at least one platform is connected (one platform down still serves the other)."""
+    store = _store_of(bot)
+
+    async def check() -> dict[str, Any]:
         report = health_report(adapters, sources)
-        return web.json_response(report, status=200 if report["ok"] else 503, dumps=json.dumps)
+        for name, snap in report["platforms"].items():
+            metrics.platform_connected.labels(platform=name).set(1 if snap["connected"] else 0)
+        redis_ok = True
+        if store is not None:
+            try:
+                redis_ok = bool(await asyncio.wait_for(store.ping(), READY_CHECK_TIMEOUT / 2))
+            except TimeoutError:
+                redis_ok = False
+            if not redis_ok:
+                metrics.redis_errors.labels(operation="ping").inc()
+        connected = [name for name, snap in report["platforms"].items() if snap["connected"]]
+        report["redis"] = {"ok": redis_ok}
+        report["ok"] = redis_ok and bool(connected)
+        if not report["ok"]:
+            report["reason"] = "redis is not answering" if not redis_ok else "no platform is connected"
+        return report
 
-    app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    # Bound to all interfaces on purpose: a Kubernetes probe reaches the pod IP. It serves only this status.
-    await web.TCPSite(runner, "0.0.0.0", port).start()
-    log.info("health status on :%d/healthz", port)
-    return runner
+    return check
+
+
+async def _start_adapter(adapter: Adapter, started: list[Adapter]) -> None:
+    await adapter.start()
+    started.append(adapter)
+    log.info("%s: started", adapter.health.platform)
+
+
+async def _drain(bot: Any, grace: float) -> None:
+    """Let in-flight turns finish (their replies need the adapters' API clients, so this runs first)."""
+    drain = getattr(getattr(bot, "dispatcher", None), "drain", None)
+    if drain is None or grace <= 0:
+        return
+    try:
+        await asyncio.wait_for(drain(), grace)
+    except TimeoutError:
+        log.warning("shutdown: turns still running after %.0fs; closing anyway", grace)
 
 
 async def serve(settings: Settings, build_bot: BuildBot, stop: asyncio.Event | None = None) -> int:
-    """Run until `stop` is set (or a signal arrives). Returns the process exit code."""
+    """Run until `stop` is set (or a signal arrives). Returns the process exit code.
+
+    The probe server starts first, so `/healthz` answers while the bot loads its tools and the platforms
+    connect; platforms start side by side, so one that is down does not hold up the other."""
     stop = stop or asyncio.Event()
-    bot = build_bot(settings)
-    if inspect.isawaitable(bot):
-        bot = await bot
-    await bot.start()
-    adapters = build_adapters(settings, bot)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread (tests) or not POSIX
             pass
-    health_runner = None
+    probes = HealthServer(settings.health_port) if settings.health_port else None
+    if probes is not None:
+        await probes.start()
+    bot: Any = None
     started: list[Adapter] = []
     try:
-        for adapter in adapters:
-            await adapter.start()
-            started.append(adapter)
-            log.info("%s: started", adapter.health.platform)
-        if settings.health_port:
+        bot = build_bot(settings)
+        if inspect.isawaitable(bot):
+            bot = await bot
+        await bot.start()
+        adapters = build_adapters(settings, bot)
+        attach = getattr(bot, "attach_channels", None)
+        if attach is not None:  # e.g. the alert receiver (bot.alerts) posts into these platforms' chats
+            await attach(adapters)
+        if probes is not None:
             sources = list(getattr(getattr(bot, "gateway", None), "sources", None) or [])
-            health_runner = await _serve_health(adapters, settings.health_port, sources)
-        await stop.wait()
+            probes.set_ready_check(readiness_check(adapters, bot, sources))
+            probes.set_phase("serving")
+        starting: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(*(_start_adapter(a, started) for a in adapters))
+        )
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        try:
+            done, _ = await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting in done:
+                starting.result()  # a platform that cannot start at all ends the run with its reason
+                await stopping
+        finally:
+            for future in (starting, stopping):
+                future.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
         return 0
     finally:
+        if probes is not None:
+            probes.set_phase("stopping")  # readiness drops at once: no new traffic is routed here
+        if bot is not None and started:
+            await _drain(bot, settings.shutdown_grace_seconds)
         for adapter in reversed(started):
             try:
                 await adapter.stop()
             except Exception:  # keep shutting the rest down
                 log.exception("%s: stop failed", adapter.health.platform)
-        if health_runner is not None:
-            await health_runner.cleanup()
-        await bot.close()
+        if bot is not None:
+            await bot.close()
+        if probes is not None:
+            await probes.close()
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+    # logs on stderr; stdout carries only audit JSON lines (AUDIT_STDOUT), so a log shipper can tell them apart
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+def lazy_builder(module: str) -> BuildBot:
+    """A `build_bot` that imports the composition root (`module`, and the modules it names in `WARM_MODULES`) in
+    a worker thread: importing the whole bot takes seconds, and the probe server must answer meanwhile."""
+
+    async def build(settings: Settings) -> Any:
+        root = await asyncio.to_thread(importlib.import_module, module)
+        for name in getattr(root, "WARM_MODULES", ()):
+            await asyncio.to_thread(importlib.import_module, name)
+        return root.build_bot(settings)
+
+    return build
+
+
+def run_production(root_module: str = "bot.app") -> int:
+    """`kubeduty run`: refuse unsafe settings (naming them), then serve. Imports stay light until the probe
+    server is up; `root_module` (the composition root, above this layer) is imported by name afterwards."""
+    from bot.ops.preflight import check_production
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    _configure_logging(settings)
+    preflight = check_production(settings)
+    for warning in preflight.warnings:
+        log.warning("%s", warning)
+    if preflight.errors:
+        for error in preflight.errors:
+            print(f"kubeduty run: refusing to start: {error}", file=sys.stderr)
+        return 2
+    return run(settings, lazy_builder(root_module))
 
 
 def run(settings: Settings, build_bot: BuildBot) -> int:

@@ -26,6 +26,7 @@ class Flow(BaseModel):
     recovered: bool = False  # a NOT_FOUND was already recovered from once (never loop re-asking)
     # pod -> its only container, for pods just offered: lets a logs call skip reading the pod again
     containers: dict[str, str] = Field(default_factory=dict)
+    answered: list[str] = Field(default_factory=list)  # slots the user answered, in order ("返回" undoes the last)
 
 
 class Memory(BaseModel):
@@ -37,6 +38,9 @@ class Memory(BaseModel):
     deployment_namespace: str | None = None
     node: str | None = None
     listed: list[list[str]] = Field(default_factory=list)  # [namespace, pod] rows of the last pod list shown
+    last_namespace: str | None = None  # the namespace of the last read: not asked for again in the next one
+    last_tool: str | None = None  # the last read, for "那 production 呢" (the same question about another thing)
+    last_args: dict[str, Any] = Field(default_factory=dict)
 
 
 class ConvState(BaseModel):
@@ -45,6 +49,8 @@ class ConvState(BaseModel):
     turns: list[dict[str, str]] = Field(default_factory=list)
     lang: str | None = None
     greeted: bool = False
+    # the card a typed "yes"/"no" answers: {"yes": {"op", "args"}, "no": {...} | None, "ref": card ref}
+    pending: dict[str, Any] | None = None
 
     def add_turn(self, role: str, content: str) -> None:
         text = content if len(content) <= MAX_TURN_CHARS else content[: MAX_TURN_CHARS - 14] + " … (truncated)"

@@ -227,3 +227,49 @@ def source_status_card(lang: Lang, gateway: object) -> Card | None:
         blocks=(Markdown("\n".join(f"- {line}" for line in lines)),),
         tone=Tone.INFO if healthy else Tone.WARNING,
     )
+
+
+def did_you_mean_card(
+    lang: Lang,
+    word: str,
+    names: list[str],
+    tool: str,
+    args: dict[str, Any],
+    hints: dict[str, str],
+    slot: str,
+    plan: bool,
+) -> tuple[Card, Action]:
+    """ "cart-servce" names nothing: ask about the closest names; the first is what a typed "yes" picks."""
+    actions = []
+    for name in names[:3]:
+        body: dict[str, Any] = {
+            "t": tool,
+            "a": {k: v for k, v in args.items() if v is not None},
+            "h": {**hints, slot: name},
+        }
+        if plan:
+            body["pl"] = 1
+        actions.append(Action("run", body))
+    buttons = [
+        Button(n, a, ButtonStyle.PRIMARY if i == 0 else ButtonStyle.DEFAULT)
+        for i, (n, a) in enumerate(zip(names[:3], actions, strict=True))
+    ]
+    buttons.append(Button(tr(lang, "都不是", "None of these"), Action("cancel"), ButtonStyle.DEFAULT))
+    listed = " / ".join(f"`{n}`" for n in names[:3])
+    card = Card(
+        title=tr(lang, "你是不是想找 {n}？", "Did you mean {n}?", n=names[0]),
+        blocks=(
+            Markdown(
+                tr(
+                    lang,
+                    "没有找到 `{w}`。你是不是想找 {c}？回复「对」或点一个名字继续。",
+                    'I found nothing named `{w}`. Did you mean {c}? Say "yes" or pick a name to go on.',
+                    w=word[:80],
+                    c=listed,
+                )
+            ),
+        ),
+        buttons=tuple(buttons),
+        tone=Tone.WARNING,
+    )
+    return card, actions[0]

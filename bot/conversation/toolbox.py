@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from typing import Any, Protocol
 
 from bot.approvals.port import Caller, Gate
@@ -27,6 +28,10 @@ CACHE_TTL: dict[str, int] = {
     "list_services": 30,
     "describe_pod": 30,
 }
+
+
+MEMO_SECONDS = 5.0  # how long a built vocabulary is reused at most; the listings behind it are cached 30 s+
+MEMO_MAX = 256  # built vocabularies kept (per caller, cluster and kind)
 
 
 class Gateway(Protocol):
@@ -50,6 +55,12 @@ class Toolbox:
         self.store = store
         self.k8s_calls = 0  # calls that reached the gateway (benchmarks read these two)
         self.k8s_seconds = 0.0
+        # Built vocabularies (names known per caller and cluster), in process: every message with names in it
+        # needs one, and rebuilding it means reading and decoding every cached pod/deployment listing from Redis.
+        # Valid for MEMO_SECONDS and only while `generation` is unchanged (a listing re-read, dropped or cleared).
+        self.generation = 0
+        self._memo: dict[Hashable, tuple[float, int, Any]] = {}
+        self._prints: dict[str, int] = {}  # cache key -> fingerprint of the names last fetched fresh
 
     def tools(self) -> list[ToolInfo]:
         try:
@@ -64,6 +75,35 @@ class Toolbox:
         except Exception:  # same: unknown rather than a crash
             log.exception("tool info failed for %s", name)
             return None
+
+    def memo_get(self, key: Hashable) -> Any:
+        hit = self._memo.get(key)
+        if hit is None:
+            return None
+        at, generation, value = hit
+        if generation != self.generation or time.monotonic() - at > MEMO_SECONDS:
+            del self._memo[key]
+            return None
+        return value
+
+    def memo_put(self, key: Hashable, value: Any) -> None:
+        if len(self._memo) >= MEMO_MAX:  # bounded: the oldest entry goes first (dicts keep insertion order)
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = (time.monotonic(), self.generation, value)
+
+    def _changed(self, key: str, data: Any) -> None:
+        """A fresh listing whose names differ from the last one's makes the built vocabularies stale: a reply
+        that merely re-reads the same pods ("有哪些 pod") keeps them."""
+        items = data.get("items") if isinstance(data, dict) else None
+        pairs = tuple(
+            (i.get("name"), i.get("namespace"), i.get("workload")) for i in items or () if isinstance(i, dict)
+        )
+        fingerprint = hash(pairs)
+        if self._prints.get(key) != fingerprint:
+            if len(self._prints) >= MEMO_MAX * 4:
+                self._prints.clear()
+            self._prints[key] = fingerprint
+            self.generation += 1
 
     def _key(self, call: ToolCall) -> str:
         return self.store.keys.cache(call.tool, call.canonical())
@@ -88,6 +128,7 @@ class Toolbox:
         outcome = await self.raw(call, lang)
         if outcome.ok and call.tool in CACHE_TTL:
             # fresh results refill the cache too, so the next choice list is current
+            self._changed(self._key(call), outcome.data)
             await self.store.set_json(
                 self._key(call), {"data": outcome.data, "text": outcome.text}, CACHE_TTL[call.tool]
             )
@@ -109,7 +150,9 @@ class Toolbox:
 
     async def forget(self, tool: str, args: dict[str, Any]) -> None:
         """Drop one cached listing (it went stale)."""
+        self.generation += 1
         await self.store.delete(self._key(ToolCall(tool, args)))
 
     async def clear(self) -> int:
+        self.generation += 1
         return await self.store.delete_pattern(self.store.keys.cache_pattern())

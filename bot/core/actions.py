@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.core.i18n import Lang, tr
+
 ArgValue = str | int | bool | float | None
 
 MAX_PAYLOAD_CHARS = 1800  # below DingTalk's and Feishu's button value limits, with room for the platform's own wrapping
@@ -43,6 +45,17 @@ class InvalidPayload(Exception):
         self.reason = reason
 
 
+def refusal_text(lang: Lang, reason: PayloadError) -> str:
+    """Why a button was refused, for a channel that answers a click before the bot sees it."""
+    if reason is PayloadError.EXPIRED:
+        return tr(lang, "这个按钮已过期，请重新发起。", "This button has expired; please start again.")
+    if reason is PayloadError.FOREIGN:
+        return tr(lang, "这个按钮不属于这个会话。", "This button belongs to another chat.")
+    if reason is PayloadError.FORGED:
+        return tr(lang, "按钮数据无效（签名不符），已忽略。", "Invalid button data (bad signature); ignored.")
+    return tr(lang, "按钮数据无效，已忽略。", "Invalid button data; ignored.")
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -52,7 +65,8 @@ def _unb64(text: str) -> bytes:
 
 
 def _scope(chat_key: str) -> str:
-    return hashlib.sha256(chat_key.encode()).hexdigest()[:12]
+    # surrogatepass: a chat id is the platform's, never refused here; odd code points still hash distinctly
+    return hashlib.sha256(chat_key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 class ActionCodec:
@@ -70,14 +84,24 @@ class ActionCodec:
 
     def encode(self, action: Action, chat_key: str) -> str:
         doc = {"o": action.op, "a": dict(action.args), "c": _scope(chat_key), "e": int(self._clock()) + self._ttl}
-        body = _b64(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            body = _b64(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode())
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError (lone surrogate) is a ValueError
+            raise InvalidPayload(PayloadError.MALFORMED) from exc
         payload = f"{body}.{self._mac(body)}"
         if len(payload) > MAX_PAYLOAD_CHARS:
             raise InvalidPayload(PayloadError.TOO_LONG)
         return payload
 
     def decode(self, payload: str, chat_key: str) -> Action:
-        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_CHARS or payload.count(".") != 1:
+        # Our payloads are ASCII (base64url + "."): anything else (a non-ASCII MAC, a lone surrogate) is malformed
+        # here, before compare_digest or encode() could raise something the caller does not expect.
+        if (
+            not isinstance(payload, str)
+            or len(payload) > MAX_PAYLOAD_CHARS
+            or not payload.isascii()
+            or payload.count(".") != 1
+        ):
             raise InvalidPayload(PayloadError.MALFORMED)
         body, mac = payload.split(".")
         if not hmac.compare_digest(mac, self._mac(body)):

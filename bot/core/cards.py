@@ -1,6 +1,12 @@
 """Platform-neutral card view models (re-exported by `bot.render.model`).
 
 Handlers build these; `bot.render` turns them into console text, DingTalk cards or Feishu card JSON. Pure data.
+
+Trust: every string here is data and is escaped for the platform it is rendered on (`bot.render.escape`), so a
+cluster name, a log line, an event message or the LLM's answer can never become a link, a mention or a tag. The
+one exception is the light markdown of `Markdown`, `Note` and `Card.footer` (`**bold**`, `` `code` ``, `- `
+items): it is parsed and re-emitted, everything else in those texts escaped. Links and mentions have no type at
+all: no card needs them, so none can be smuggled in.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ class ButtonStyle(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Markdown:
-    """Light markdown: **bold**, `code`, line breaks, `- ` lists."""
+    """Light markdown from our templates: **bold**, `code`, line breaks, `- ` lists. Any other markup in the text
+    (and so in values interpolated into it) is shown as typed, never rendered."""
 
     text: str
 

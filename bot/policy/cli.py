@@ -12,6 +12,7 @@ from typing import TextIO
 from bot.policy.engine import decide, impersonation_for, roles_of
 from bot.policy.loader import PolicyError, load_policy
 from bot.policy.model import CallFacts, Decision, Effect, Policy, Why
+from bot.policy.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +128,14 @@ def _files(files: Sequence[Path]) -> list[Path]:
     return [Path(f) for f in configured] if configured else [data_dir("policies") / "default.yaml"]
 
 
-def check(files: Sequence[Path], *, out: TextIO | None = None) -> int:
+def check(files: Sequence[Path], *, out: TextIO | None = None, vocabulary: Vocabulary | None = None) -> int:
     """Validate each file, then all of them together. Prints `file:line: reason` per problem; 0 if clean."""
     out = out or sys.stdout
     paths = _files(files)
     problems = 0
     for f in paths:
         try:
-            load_policy([f])
+            load_policy([f], vocabulary=vocabulary)
         except PolicyError as e:
             # A reference to a role/group defined in another file is fine once all files are merged.
             if len(paths) > 1 and e.reason.startswith("unknown "):
@@ -143,7 +144,7 @@ def check(files: Sequence[Path], *, out: TextIO | None = None) -> int:
             problems += 1
     if not problems:
         try:
-            policy = load_policy(paths)
+            policy = load_policy(paths, vocabulary=vocabulary)
         except PolicyError as e:
             print(f"{e.file}:{e.line}: {e.reason}", file=out)
             return 1
@@ -188,12 +189,20 @@ def describe(policy: Policy, user: str, chat: str, facts: CallFacts) -> list[str
     return lines
 
 
-def explain(*, request: str, user: str, chat: str, files: Sequence[Path], out: TextIO | None = None) -> int:
+def explain(
+    *,
+    request: str,
+    user: str,
+    chat: str,
+    files: Sequence[Path],
+    out: TextIO | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> int:
     """Print the decision for `request` by `user` in `chat`. 0 = allow, 1 = deny, 2 = bad input, 3 = approval."""
     out = out or sys.stdout
     try:
-        policy = load_policy(_files(files))
-    except PolicyError as e:
+        policy = load_policy(_files(files), vocabulary=vocabulary)
+    except PolicyError as e:  # refused, never explained: a file with an unknown name could say ALLOW wrongly
         print(f"{e.file}:{e.line}: {e.reason}", file=out)
         return 2
     try:

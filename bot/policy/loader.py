@@ -25,6 +25,7 @@ from bot.policy.model import (
     Rule,
 )
 from bot.policy.schema import SCHEMA
+from bot.policy.vocabulary import DEFAULT, Vocabulary
 
 MAX_FILE_BYTES = 1_000_000  # policy files are small; a huge one is a mistake
 
@@ -119,8 +120,32 @@ def _match(d: dict[str, Any]) -> Match:
     )
 
 
+_NAMED = (("verbs", "verb"), ("resources", "resource"), ("tools", "tool"))
+
+
+def _check_names(
+    vocabulary: Vocabulary, file: str, lines: dict[PathKey, int], path: PathKey, d: dict[str, Any]
+) -> None:
+    """Every verb, resource, tool and risk of one rule names something that exists: fail closed on a typo."""
+    where = "/".join(str(p) for p in path)
+    for key, kind in _NAMED:
+        for j, value in enumerate(d.get(key, [])):
+            problem = vocabulary.problem(kind, str(value))
+            if problem is not None:
+                raise PolicyError(file, _line(lines, (*path, key, j)), f"{where}: {problem}")
+    for j, value in enumerate(d.get("risks", [])):
+        risk = str(value).removeprefix("!")
+        if risk != "*" and risk not in RISK_ORDER:
+            raise PolicyError(
+                file,
+                _line(lines, (*path, "risks", j)),
+                f"{where}: unknown risk {value!r} (use {', '.join(RISK_ORDER)})",
+            )
+
+
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, vocabulary: Vocabulary = DEFAULT) -> None:
+        self.vocabulary = vocabulary
         self.groups: dict[str, tuple[str, ...]] = {}
         self.chat_groups: dict[str, tuple[str, ...]] = {}
         self.roles: dict[str, Role] = {}
@@ -156,6 +181,7 @@ class _Builder:
             self._define("role", name, file, line)
             rules = []
             for i, r in enumerate(body["rules"]):
+                _check_names(self.vocabulary, file, lines, ("roles", name, "rules", i), r)
                 rline = _line(lines, ("roles", name, "rules", i))
                 rules.append(Rule(r.get("name", f"{name}#{i + 1}"), _match(r), f"{file}:{rline}"))
             self.roles[name] = Role(name, tuple(rules), body.get("description", ""), f"{file}:{line}")
@@ -169,6 +195,7 @@ class _Builder:
             name = b.get("name", f"binding#{i + 1}")
             self.bindings.append(Binding(name, roles, _t(b["subjects"]), _t(b["chats"]), f"{file}:{line}"))
         for i, d in enumerate(doc.get("deny", [])):
+            _check_names(self.vocabulary, file, lines, ("deny", i), d)
             line = _line(lines, ("deny", i))
             self._subject_refs(file, line, "group", d.get("subjects", []))
             self._subject_refs(file, line, "chat group", d.get("chats", []))
@@ -182,12 +209,10 @@ class _Builder:
                 )
             )
         for i, a in enumerate(doc.get("approvals", [])):
+            _check_names(self.vocabulary, file, lines, ("approvals", i), a)
             line = _line(lines, ("approvals", i))
             for r in a["approvers"]:
                 self.refs.append((file, line, "role", r))
-            for risk in a.get("risks", []):
-                if risk != "*" and risk not in RISK_ORDER:
-                    raise PolicyError(file, line, f"unknown risk {risk!r} (use {', '.join(RISK_ORDER)})")
             self.approvals.append(
                 ApprovalRule(
                     a.get("name", f"approval#{i + 1}"),
@@ -225,8 +250,9 @@ class _Builder:
         )
 
 
-def load_policy(paths: Sequence[str | Path]) -> Policy:
-    """Read and merge policy files (a directory means its `*.yaml` files). Raises `PolicyError`."""
+def load_policy(paths: Sequence[str | Path], *, vocabulary: Vocabulary | None = None) -> Policy:
+    """Read and merge policy files (a directory means its `*.yaml` files). Raises `PolicyError`, also for a
+    verb, resource, tool or risk that `vocabulary` (default: the built-in names) does not know."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -235,7 +261,7 @@ def load_policy(paths: Sequence[str | Path]) -> Policy:
             files.append(p)
     if not files:
         raise PolicyError("(none)", 0, "no policy files given")
-    b = _Builder()
+    b = _Builder(vocabulary or DEFAULT)
     for f in files:
         doc, lines = _read(f)
         b.add(str(f), doc, lines)

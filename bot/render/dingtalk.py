@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from bot.core.i18n import Lang
+from bot.render.escape import DINGTALK
 from bot.render.model import Card
 from bot.render.templates import Signer, card_lang, fit, prepare_card, render_json
 
@@ -54,7 +55,7 @@ def render_dingtalk(
                 button_color=BUTTON_COLOR,
                 conversation_id=conversation_id,
                 is_group="1" if is_group else "0",
-                **prepare_card(card, sign=sign, lang=use_lang, limits=limits),
+                **prepare_card(card, sign=sign, lang=use_lang, limits=limits, dialect=DINGTALK, markdown_cells=True),
             )
         ),
         max_bytes,

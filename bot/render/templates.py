@@ -16,6 +16,7 @@ import jinja2
 
 from bot.core.actions import Action, InvalidPayload
 from bot.core.i18n import Lang, tr
+from bot.render.escape import Dialect, code_block, light
 from bot.render.model import (
     TRUNCATED_EN,
     TRUNCATED_ZH,
@@ -103,43 +104,61 @@ def marker(lang: Lang) -> str:
     return tr(lang, TRUNCATED_ZH, TRUNCATED_EN)
 
 
-def prepare_card(card: Card, *, sign: Signer, lang: Lang, limits: Limits) -> dict[str, Any]:
-    """Card -> plain data for a template, every text bounded by `limits` with a visible marker."""
+def prepare_card(
+    card: Card, *, sign: Signer, lang: Lang, limits: Limits, dialect: Dialect, markdown_cells: bool = False
+) -> dict[str, Any]:
+    """Card -> data for a template, every text bounded by `limits` with a visible marker, then escaped for the
+    platform (`dialect`): texts bound for markdown come out ready to paste, code blocks fenced. `title`, button
+    labels and (unless `markdown_cells`) table cells stay raw: the templates put them in plain-text fields.
+    Bounding happens before escaping so a marker is never cut and an entity never split."""
     mark = marker(lang)
+    esc = dialect.text
+
+    def md(text: str) -> str:  # our template subset (bold, code, items); everything else escaped
+        return light(text, dialect)
+
+    cell_out = esc if markdown_cells else (lambda text: text)
     elements: list[dict[str, Any]] = []
     blocks = card.blocks
     for block in blocks[: limits.blocks]:
         if isinstance(block, Markdown):
-            elements.append({"kind": "markdown", "text": bound_text(block.text, limits.text, mark)[0]})
+            elements.append({"kind": "markdown", "text": md(bound_text(block.text, limits.text, mark)[0])})
         elif isinstance(block, Fields):
             items = [
                 [bound_text(k, limits.cell, mark)[0], bound_text(v, limits.cell * 2, mark)[0]] for k, v in block.items
             ]
-            lines = [f"**{k}**: {v}" for k, v in items[: limits.rows]]
+            lines = [f"{dialect.bold(k)}: {esc(v)}" for k, v in items[: limits.rows]]
             elements.append({"kind": "fields", "items": items[: limits.rows], "text": "\n".join(lines)})
             if len(items) > limits.rows:
-                elements.append(_note(mark, Tone.INFO))
+                elements.append(_note(esc(mark), Tone.INFO))
         elif isinstance(block, Table):
-            rows = [[bound_text(c, limits.cell, "…")[0] for c in row] for row in block.rows[: limits.rows]]
+            rows = [[cell_out(bound_text(c, limits.cell, "…")[0]) for c in row] for row in block.rows[: limits.rows]]
             notes = [n for n in (block.truncated, mark if len(block.rows) > limits.rows else None) if n]
             elements.append(
                 {
                     "kind": "table",
-                    "columns": [bound_text(c, limits.cell, "…")[0] for c in block.columns],
+                    "columns": [cell_out(bound_text(c, limits.cell, "…")[0]) for c in block.columns],
                     "rows": rows,
-                    "note": " · ".join(notes) if notes else None,
+                    "note": esc(" · ".join(notes)) if notes else None,
                 }
             )
         elif isinstance(block, Code):
             text, cut = bound_tail(block.text, limits.text, mark)
             notes = [n for n in (block.truncated,) if n]
-            elements.append({"kind": "code", "text": text, "note": " · ".join(notes) if notes else None, "cut": cut})
+            elements.append(
+                {
+                    "kind": "code",
+                    "text": code_block(text),
+                    "note": esc(" · ".join(notes)) if notes else None,
+                    "cut": cut,
+                }
+            )
         elif isinstance(block, Note):
-            elements.append(_note(bound_text(block.text, limits.text, mark)[0], block.tone))
+            elements.append(_note(md(bound_text(block.text, limits.text, mark)[0]), block.tone))
     if len(blocks) > limits.blocks:
-        elements.append(_note(mark, Tone.WARNING))
+        elements.append(_note(esc(mark), Tone.WARNING))
     if card.input_hint:
-        elements.append(_note(bound_text(card.input_hint, limits.cell * 2, mark)[0], Tone.INFO))
+        elements.append(_note(esc(bound_text(card.input_hint, limits.cell * 2, mark)[0]), Tone.INFO))
     buttons = []
     for button in card.buttons:
         try:
@@ -153,7 +172,8 @@ def prepare_card(card: Card, *, sign: Signer, lang: Lang, limits: Limits) -> dic
         "icon": TONE_ICON[card.tone],
         "elements": elements,
         "buttons": buttons,
-        "footer": bound_text(card.footer, limits.text, mark)[0] if card.footer else None,
+        "footer": md(bound_text(card.footer, limits.text, mark)[0]) if card.footer else None,
+        "lang": lang.value,  # buttons carry it: a notice about a click answers in the clicked card's language
     }
 
 
@@ -161,12 +181,17 @@ def _note(text: str, tone: Tone) -> dict[str, Any]:
     return {"kind": "note", "text": text, "tone": tone.value, "icon": TONE_ICON[tone]}
 
 
-def fit(build: Callable[[Limits], dict[str, Any]], max_bytes: int) -> dict[str, Any]:
-    """Render with ever tighter limits until the card is under `max_bytes`; the last step always fits
-    in practice (a few short blocks), and is returned even if not, so a reply is never lost."""
+def fit(
+    build: Callable[[Limits], dict[str, Any]],
+    max_bytes: int,
+    measure: Callable[[dict[str, Any]], int] = json_size,
+) -> dict[str, Any]:
+    """Render with ever tighter limits until the card measures under `max_bytes` (`measure`: how the platform
+    counts it); the last step always fits in practice (a few short blocks), and is returned even if not, so a
+    reply is never lost."""
     doc: dict[str, Any] = {}
     for limits in LIMIT_STEPS:
         doc = build(limits)
-        if json_size(doc) <= max_bytes:
+        if measure(doc) <= max_bytes:
             return doc
     return doc

@@ -1,12 +1,14 @@
 """Cards as plain-text boxes for the console: blocks, then numbered buttons (`[1] 查看日志  [2] 描述 Pod`).
 
-Pure. Width is measured in terminal cells (CJK = 2) so tables line up.
+Pure. Width is measured in terminal cells (CJK = 2) so tables line up. Terminal control sequences in any text
+are shown as visible escapes (`bot.render.escape.console_text`), never sent to the terminal.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+from bot.render.escape import console_text
 from bot.render.model import Card, Code, Fields, Markdown, Note, Table, Tone
 
 _TONE_MARK = {Tone.INFO: "ℹ", Tone.SUCCESS: "✔", Tone.WARNING: "⚠", Tone.DANGER: "✖"}
@@ -36,9 +38,14 @@ def _md(text: str) -> str:
     return text.replace("**", "")
 
 
+def _cell(text: str) -> str:
+    # a cell is one line, and control characters become visible before widths are measured
+    return clip(console_text(" ".join(text.splitlines())), MAX_COL)
+
+
 def render_table(t: Table) -> list[str]:
-    rows = [tuple(clip(c, MAX_COL) for c in r) for r in t.rows]
-    cols = [clip(c, MAX_COL) for c in t.columns]
+    rows = [tuple(_cell(c) for c in r) for r in t.rows]
+    cols = [_cell(c) for c in t.columns]
     widths = [width(c) for c in cols]
     for r in rows:
         for i, c in enumerate(r[: len(widths)]):
@@ -81,4 +88,5 @@ def render_card(card: Card) -> str:
     if card.input_hint:
         out.append(f"│ ✎ {card.input_hint}")
     out.append("└─")
-    return "\n".join(out)
+    # Everything not ours (names, logs, events, the LLM's answer) may carry terminal control sequences.
+    return console_text("\n".join(out))

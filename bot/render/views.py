@@ -27,6 +27,7 @@ from bot.render.model import (
     bound_tail,
     bound_text,
 )
+from bot.render.views_zh import PROBLEMS_ZH, change_zh, quoted
 from tools.k8s import models as m
 
 MAX_ROWS = 20
@@ -221,7 +222,14 @@ def _describe(r: m.PodDetail, lang: Lang) -> list[Block]:
         blocks.append(table(lang, cols, rows))
     bad_conditions = [c for c in r.conditions if c.status != "True"]
     if bad_conditions:
-        lines = "\n".join(f"- {c.type}: {c.reason} {c.message}".rstrip() for c in bad_conditions[:8])
+        if lang == Lang.ZH:
+            # the condition's message is the cluster's English: quoted as data under our own label
+            lines = "\n".join(
+                f"- {c.type}：{c.reason or '-'}" + (f"，集群消息：{quoted(c.message)}" if c.message else "")
+                for c in bad_conditions[:8]
+            )
+        else:
+            lines = "\n".join(f"- {c.type}: {c.reason} {c.message}".rstrip() for c in bad_conditions[:8])
         blocks.append(Markdown(tr(lang, "**未满足的条件**\n", "**Conditions not met**\n") + lines))
     if r.events:
         ev = m.EventList(items=r.events[:10], total=len(r.events))
@@ -285,6 +293,17 @@ def _nodes(r: m.NodeList, lang: Lang) -> list[Block]:
     return [table(lang, cols, rows)]
 
 
+def _finding_line(f: m.Finding, lang: Lang) -> str:
+    """In zh: the analyzer's own Chinese sentence; without one the detail is cluster text (an event's message),
+    shown quoted as data. Done here, not by the caller, so every path (conversation, LLM plan) gets it."""
+    if lang != Lang.ZH:
+        return f"- **{f.kind}/{f.name}** {f.problem}: {f.detail}".rstrip(": ")
+    head = f"- **{f.kind}/{f.name}** {PROBLEMS_ZH.get(f.problem, f.problem)}"
+    if f.detail_zh:
+        return f"{head}：{f.detail_zh}"
+    return f"{head}：{quoted(f.detail)}" if f.detail else head
+
+
 def _health(r: m.WorkloadHealth, lang: Lang) -> list[Block]:
     verdict = (
         Note(tr(lang, "`{n}` 看起来是健康的。", "`{n}` looks healthy.", n=r.name), Tone.SUCCESS)
@@ -302,9 +321,7 @@ def _health(r: m.WorkloadHealth, lang: Lang) -> list[Block]:
         lines = []
         for f in r.findings[:10]:
             advice = f.advice_zh if lang == Lang.ZH and f.advice_zh else f.advice_en
-            lines.append(
-                f"- **{f.kind}/{f.name}** {f.problem}: {f.detail}".rstrip(": ") + (f" → {advice}" if advice else "")
-            )
+            lines.append(_finding_line(f, lang) + (f" → {advice}" if advice else ""))
         if len(r.findings) > 10:
             lines.append(marker(lang))
         text, _ = bound_text("\n".join(lines), MAX_TEXT_CHARS, marker(lang))
@@ -320,6 +337,8 @@ def _health(r: m.WorkloadHealth, lang: Lang) -> list[Block]:
 
 
 def _change(r: m.ChangePreview, lang: Lang) -> list[Block]:
+    if lang == Lang.ZH:
+        return change_zh(r)
     target = f"{r.kind} {r.namespace + '/' if r.namespace else ''}{r.name}"
     pairs = [(k, f"{r.before.get(k, '-')} → {r.after.get(k, '-')}") for k in sorted(set(r.before) | set(r.after))]
     dry = tr(lang, "（预演，未改动）", " (dry run, nothing changed)") if r.dry_run else ""

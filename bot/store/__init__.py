@@ -1,6 +1,7 @@
 """The store: the only code that imports redis. Conversation state, caches, dedupe, approvals, audit."""
 
+from bot.store.connect import BadRedisUrl, ClientOptions
 from bot.store.keys import Keys
-from bot.store.store import LockTimeout, Store, open_store
+from bot.store.store import LockTimeout, Store, StoreUnavailable, open_store
 
-__all__ = ["Keys", "LockTimeout", "Store", "open_store"]
+__all__ = ["BadRedisUrl", "ClientOptions", "Keys", "LockTimeout", "Store", "StoreUnavailable", "open_store"]

@@ -1,13 +1,17 @@
-"""The built-in K8s tools as a `ToolSource`, called in-process through the catalogue."""
+"""The built-in K8s tools as a `ToolSource`: the bot calls the catalogue directly (no MCP hop, no schema check of
+our own results). `kubeduty mcp serve` serves the same catalogue over MCP for outside clients; a test keeps both
+paths returning the same results."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.tooling.status import SourceStatus
 from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome
-from tools.catalogue import CATALOGUE, run_tool
+from tools.catalogue import CATALOGUE, run_tool_json
 from tools.k8s.client import KubeClients
 from tools.spec import ErrorCode, ToolFailure, ToolSpec
 
@@ -38,13 +42,29 @@ class BuiltinSource:
     """`ToolSource` over `tools.catalogue`; never raises from `call`."""
 
     name = "builtin"
-    redacts_output = True  # tools.catalogue.run_tool redacts every result
+    redacts_output = True  # tools.catalogue.run_tool_json redacts every result
 
     def __init__(self, kube: KubeClients, *, catalogue: Mapping[str, ToolSpec[Any, Any]] | None = None) -> None:
         self.kube = kube
         self._catalogue = CATALOGUE if catalogue is None else catalogue
+        self._since = time.time()
+
+    def status(self) -> SourceStatus:
+        """Always up: the tools run in this process (a cluster that is down shows in each call's answer)."""
+        return SourceStatus(self.name, "inprocess", "up", len(self._catalogue), since=self._since)
+
+    async def wait_up(self, within: float) -> bool:
+        return True
+
+    async def aclose(self) -> None:
+        """Nothing to close: the kubernetes clients belong to whoever built them."""
 
     async def list_tools(self) -> list[ToolInfo]:
+        """The catalogue; the first listing (the bot's start-up) also loads what the first call needs, in a
+        thread, so the first message does not stall every chat for the Kubernetes client's import."""
+        warm_up = getattr(self.kube, "warm_up", None)
+        if warm_up is not None:
+            await warm_up()
         return self.list_tools_now()
 
     def list_tools_now(self) -> list[ToolInfo]:
@@ -61,7 +81,7 @@ class BuiltinSource:
         if call.tool not in self._catalogue:
             return ToolOutcome(ok=False, error_code=ErrorCode.NOT_FOUND.value, error=f"unknown tool '{call.tool}'")
         try:
-            result = await run_tool(
+            data = await run_tool_json(
                 self.kube,
                 call.tool,
                 dict(call.args),
@@ -73,4 +93,4 @@ class BuiltinSource:
         except Exception as exc:  # a tool bug must not take the conversation down
             log.exception("tool %s failed", call.tool)
             return ToolOutcome(ok=False, error_code=ErrorCode.FAILED.value, error=f"{call.tool} failed: {exc}")
-        return ToolOutcome(ok=True, data=result.model_dump(mode="json"))
+        return ToolOutcome(ok=True, data=data)

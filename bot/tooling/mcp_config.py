@@ -174,17 +174,17 @@ def load_config(path: str | Path) -> McpConfig:
 
 
 def build_sources(settings: Settings, kube: Any, *, tasks: TaskTracker | None = None) -> list[ToolSource]:
-    """Every tool source of the bot: the built-in catalogue served by our MCP server in-process (mutations
-    enabled: the bot only runs them from approved calls; impersonation honoured: the caller is the bot's own
-    gateway), then each enabled external server of
-    `settings.mcp_config`. Nothing connects here: each source starts on first use (or `await source.start()`),
-    in the background, so a server that is down never blocks the bot."""
-    from bot.tooling.mcp_source import McpSource
-    from tools.mcp_server import build_server
+    """Every tool source of the bot: the built-in catalogue called directly (no MCP hop: its results are our own
+    models, already validated and redacted), then each enabled external server of `settings.mcp_config`.
+    Nothing connects here: each MCP source starts on first use (or `await source.start()`), in the background,
+    so a server that is down never blocks the bot. The MCP client library is imported only when a server is
+    configured."""
+    from bot.tooling.builtin import BuiltinSource
 
-    builtin = build_server(kube=kube, read_only=False, trust_impersonation=True)
-    sources: list[ToolSource] = [McpSource.in_process(builtin, tasks=tasks)]
+    sources: list[ToolSource] = [BuiltinSource(kube)]
     if settings.mcp_config:
+        from bot.tooling.mcp_source import McpSource
+
         config = load_config(settings.mcp_config)
         for server in config.servers:
             if server.enabled:

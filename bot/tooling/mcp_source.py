@@ -21,8 +21,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import mcp_types as mt
@@ -32,16 +31,16 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from bot.core.i18n import tr
 from bot.core.tasks import TaskTracker
 from bot.tooling.mcp_config import McpServerConfig
+from bot.tooling.status import SourceStatus, State, source_statuses
 from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome
 from tools.mcp_server import IMPERSONATE_META_KEY, META_KEY
 from tools.spec import ErrorCode, Risk
 
-log = logging.getLogger(__name__)
+__all__ = ["McpSource", "SourceStatus", "bound_text", "infer_resource_verb", "source_statuses", "tool_info"]
 
-State = Literal["idle", "connecting", "up", "reconnecting", "stopped"]
+log = logging.getLogger(__name__)
 
 MAX_DESCRIPTION_CHARS = 2_000
 TRUNCATED = "…[truncated 已截断: {n} more characters]"
@@ -178,40 +177,6 @@ def tool_info(
         ),
         warnings,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    name: str
-    transport: str  # inprocess | stdio | http
-    state: State
-    tools: int
-    error: str | None = None  # the last connection problem
-    failures: int = 0  # failed connection attempts since the last success
-    since: float = 0.0  # wall time of the last state change
-    retry_in: float | None = None  # seconds until the next attempt, while reconnecting
-    server: str = ""  # name/version the server gave
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def healthy(self) -> bool:
-        return self.state == "up"
-
-    def line(self, lang: str) -> str:
-        """One line for `/status`."""
-        if self.state == "up":
-            return tr(lang, f"✅ {self.name}：在线，{self.tools} 个工具", f"✅ {self.name}: up, {self.tools} tools")
-        if self.state in ("idle", "connecting"):
-            return tr(lang, f"⏳ {self.name}：连接中", f"⏳ {self.name}: connecting")
-        if self.state == "stopped":
-            return tr(lang, f"⏹ {self.name}：已停止", f"⏹ {self.name}: stopped")
-        wait = f"{self.retry_in:.0f}" if self.retry_in is not None else "?"
-        err = bound_text(self.error or "?", 200)
-        return tr(
-            lang,
-            f"❌ {self.name}：不可用（{err}）；已失败 {self.failures} 次，{wait} 秒后重试",
-            f"❌ {self.name}: down ({err}); {self.failures} failed attempts, next in {wait}s",
-        )
 
 
 class _Dropped(Exception):
@@ -643,11 +608,6 @@ class McpSource:
         except Exception as exc:  # noqa: BLE001 - losing the stream only costs change notifications
             log.info("MCP %s: change stream ended: %r", self.name, exc)
             self._poke()  # usually the connection itself went away: let the probe find out now
-
-
-def source_statuses(sources: Sequence[object]) -> list[SourceStatus]:
-    """The status of every MCP source among `sources` (for `/status` and the health endpoint)."""
-    return [s.status() for s in sources if isinstance(s, McpSource)]
 
 
 def _describe(exc: BaseException | None) -> str:

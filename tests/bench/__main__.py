@@ -1,5 +1,7 @@
 """`make bench` / `python -m tests.bench [NAME ...]`: run the benchmarks one after another, each in its own
-process (they start their own sandbox, Redis and servers), printing their figures. Not part of `make test`."""
+process (they start their own sandbox, Redis and servers), printing their figures. Not part of `make test`.
+Every `bench_*.py` here is found by name: e.g. `python -m tests.bench corpus` prints the dialogue corpus's pass
+rate by category and language and the parser's cost per message (tests/conversation/corpus/)."""
 
 from __future__ import annotations
 

@@ -100,9 +100,76 @@ async def bench_flow() -> None:
         redis.stop()
 
 
+async def bench_click_burst(burst: int = 30, handle_seconds: float = 0.5) -> None:
+    """Feishu through the real SDK and the gateway emulator: one conversation's bot work is slow (each click
+    takes `handle_seconds`) and gets a burst of clicks; meanwhile another user messages another chat. Prints the
+    slowest callback answer and the other chat's answer latency with and without the attack (issue #11: before,
+    the SDK thread waited up to 2 s per click and the other chat's answer took ~16 s)."""
+    from bot.channels import runner
+    from bot.core.events import CardActionEvent, InboundEvent
+    from bot.core.responder import Responder
+    from tests.channels.conftest import make_echo_bot, platform_settings
+    from tests.channels.emulators.feishu import FeishuEmulator
+
+    redis = ensure_redis()
+    store = open_store(redis.url, prefix=f"kdbench-{uuid.uuid4().hex[:8]}")
+    gw = FeishuEmulator()
+    gw.start()
+    bot = make_echo_bot(store)
+    echo = bot.dispatcher._handler
+
+    async def slow(event: InboundEvent, responder: Responder) -> None:
+        if isinstance(event, CardActionEvent) and event.conversation.chat_id == "oc_busy":
+            await asyncio.sleep(handle_seconds)
+        await echo(event, responder)
+
+    bot.dispatcher._handler = slow
+    stop = asyncio.Event()
+    serving = asyncio.create_task(runner.serve(platform_settings(feishu=gw), lambda _s: bot, stop))
+    try:
+        await gw.wait_connected()
+
+        async def other_chat(tag: str) -> float:
+            before = len(gw.sent())
+            start = time.perf_counter()
+            await gw.say(f"hello {tag}", chat_id="oc_other", user="ou_bob")
+            seen = before
+            while not any(m.title == f"echo: hello {tag}" for m in gw.sent()[before:]):
+                seen += 1
+                await gw.wait_sent(seen, within=60)  # the busy chat's own messages arrive meanwhile too
+            return time.perf_counter() - start
+
+        baseline = statistics.median([await other_chat(f"quiet-{i}") for i in range(5)])
+        await gw.say("busy", chat_id="oc_busy")
+        card = (await gw.wait_sent(len(gw.sent()) + 1))[-1]
+
+        async def timed_click() -> float:
+            start = time.perf_counter()
+            await gw.click(card, "again")
+            return time.perf_counter() - start
+
+        clicks = asyncio.gather(*(timed_click() for _ in range(burst)))
+        await asyncio.sleep(0.05)  # the burst is in flight
+        during = await other_chat("attack")
+        answers = await clicks
+        print(
+            f"feishu click burst ({burst} clicks, {handle_seconds:.1f} s of bot work each, one chat): "
+            f"slowest callback answer {max(answers) * 1000:.0f} ms; other chat answered in {during * 1000:.0f} ms "
+            f"during the burst (quiet: {baseline * 1000:.0f} ms)"
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, 60)
+        gw.stop()
+        await store.delete_pattern(f"{store.keys.prefix}:*")
+        await store.close()
+        redis.stop()
+
+
 def main() -> None:
     bench_decide()
     asyncio.run(bench_flow())
+    asyncio.run(bench_click_burst())
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ class EchoBot:
     codec: ActionCodec
     tracker: TaskTracker
     seen: list[InboundEvent]
+    store: Store | None = None  # adapters cache people's display names here
     started: bool = False
     closed: bool = False
 
@@ -110,7 +111,7 @@ def make_echo_bot(store: Store) -> EchoBot:
             await responder.update(event.message_ref, Card(title=f"clicked: {action.args['text']}"))
 
     tracker = TaskTracker()
-    return EchoBot(Dispatcher(store=store, handler=handler, tracker=tracker), codec, tracker, seen)
+    return EchoBot(Dispatcher(store=store, handler=handler, tracker=tracker), codec, tracker, seen, store)
 
 
 Serve = Callable[[Settings, Any], Awaitable[None]]

@@ -34,6 +34,7 @@ async def test_kubeduty_run_serves_both_platforms_and_exits_zero_on_sigterm(
         "FEISHU_APP_SECRET": feishu_gateway.app_secret,
         "FEISHU_DOMAIN": feishu_gateway.url,
         "REDIS_URL": redis_url,
+        "ACTION_SECRET": uuid.uuid4().hex * 2,  # `kubeduty run` refuses the public demo secret
         "KEY_PREFIX": f"kdtest-{uuid.uuid4().hex[:10]}",
         "KUBECONFIG": str(sandbox.kubeconfig_path),
         "KUBE_CONTEXT": "sandbox",

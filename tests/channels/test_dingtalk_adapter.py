@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+from bot.channels.people import People
+from bot.core.events import Platform
+from bot.render import names
 from bot.store import Store
 from tests.channels.conftest import Serve, make_echo_bot, platform_settings
 from tests.channels.emulators.dingtalk import (
@@ -216,3 +219,18 @@ async def test_a_sender_without_a_staff_id_gets_an_identity_that_cannot_equal_a_
     await dingtalk_gateway.wait_cards(1)
     (event,) = bot.seen  # type: ignore[attr-defined]
     assert event.sender.user_id.startswith("ext-") and event.sender.user_id != "staff-alice"
+
+
+async def test_the_senders_nick_becomes_their_name_on_cards_and_is_cached_for_card_clicks(
+    store: Store, dingtalk_gateway: DingTalkEmulator, serve_bot: Serve
+) -> None:
+    names.forget_all()
+    bot = make_echo_bot(store)
+    await serve_bot(platform_settings(dingtalk=dingtalk_gateway), bot)
+    await dingtalk_gateway.wait_connected()
+    await dingtalk_gateway.say("hi", user_id="staff-lin", nick="林  工")
+    await dingtalk_gateway.wait_cards(1)
+    assert names.display("dingtalk:staff-lin") == "林 工"
+    names.forget_all()  # another replica, where this person only clicks: the name comes from Redis
+    assert await People(Platform.DINGTALK, store).learn("staff-lin") == "林 工"
+    assert names.display("dingtalk:staff-lin") == "林 工"

@@ -52,13 +52,20 @@ def sample(**overrides: object) -> Card:
     return Card(**values)  # type: ignore[arg-type]
 
 
-def test_user_text_with_json_and_template_syntax_survives_both_renderers_verbatim() -> None:
+def test_user_text_with_json_and_template_syntax_keeps_the_document_intact_and_never_becomes_a_mention() -> None:
     for doc in (
         render_feishu(sample(), sign=sign, lang="en"),
         render_dingtalk(sample(), sign=sign, conversation_id="cid", is_group=True, lang="en"),
     ):
         strings = _strings(json.loads(json.dumps(doc)))
-        assert sum(NASTY in s for s in strings) >= 3  # title, markdown, footer: unchanged, not interpreted
+        assert any(s.endswith("Pods in dev " + NASTY) for s in strings)  # the plain-text title: verbatim
+        # template syntax is data, not evaluated; the mention tag is escaped wherever markdown is rendered
+        assert sum("{{ x }} {% if %}" in s for s in strings) >= 3
+    feishu = render_feishu(sample(), sign=sign, lang="en")
+    markdown = [el["content"] for el in feishu["body"]["elements"] if el.get("tag") == "markdown"]
+    dingtalk = render_dingtalk(sample(), sign=sign, conversation_id="cid", is_group=True, lang="en")
+    for text in [*markdown, dingtalk["markdown"], dingtalk["footer"]]:
+        assert "<at id=all>" not in text
 
 
 def _strings(doc: object) -> list[str]:

@@ -40,7 +40,8 @@ def _free_port() -> int:
 
 
 async def _health(port: int) -> tuple[int, dict[str, Any]]:
-    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+    # the per-platform report is readiness (/readyz); /healthz is liveness only (see tests/ops)
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
         return resp.status, await resp.json()
 
 
@@ -63,7 +64,7 @@ async def test_health_shows_each_platform_connected_and_counts_a_reconnect(
     for _ in range(100):  # the health server starts right after the adapters
         try:
             status, body = await _health(port)
-            if body.get("ok"):
+            if body.get("ok") and all(p["connected"] for p in body["platforms"].values()):
                 break
         except aiohttp.ClientConnectionError:
             pass
@@ -128,6 +129,7 @@ async def test_health_reports_each_tool_source_without_failing_the_probe_for_an_
     sandbox: Any, tmp_path: Any
 ) -> None:
     from bot.settings import load_settings
+    from bot.tooling.builtin import BuiltinSource
     from bot.tooling.mcp_config import build_sources
     from bot.tooling.mcp_source import McpSource
     from tools.k8s.client import KubeClients
@@ -138,7 +140,8 @@ async def test_health_reports_each_tool_source_without_failing_the_probe_for_an_
     sources = build_sources(load_settings(mcp_config=str(config)), kube)
     try:
         builtin, broken = sources
-        assert isinstance(builtin, McpSource) and isinstance(broken, McpSource)
+        # built-in tools are called directly (no in-process MCP hop); external servers still speak MCP
+        assert isinstance(builtin, BuiltinSource) and isinstance(broken, McpSource)
         assert await builtin.wait_up(10)
         assert not await broken.wait_up(1)
         report = runner.health_report([], sources)
@@ -148,6 +151,6 @@ async def test_health_reports_each_tool_source_without_failing_the_probe_for_an_
         assert report["ok"] is False and report["platforms"] == {}  # only platforms decide `ok`
     finally:
         for source in sources:
-            if isinstance(source, McpSource):
+            if isinstance(source, McpSource | BuiltinSource):
                 await source.aclose()
         await kube.close()

@@ -142,3 +142,35 @@ async def test_an_older_cards_button_is_still_pressable_by_its_label(console_bot
     await channel.handle_line(b"[dev]\n")  # not a request of its own: the older card's button
     answer = out.getvalue()[mark:]
     assert "cart-service-v1" in answer and "cart-service-v2" in answer
+
+
+def demo_as(user: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "KUBEDUTY_ENV_FILE": os.devnull, "NO_COLOR": "1"}
+    return subprocess.run(
+        [KUBEDUTY, "demo", "--user", user], input=stdin, capture_output=True, timeout=120, env=env, check=False
+    )
+
+
+def test_two_people_in_one_demo_terminal_request_and_approve_a_production_change() -> None:
+    script = "/scale checkout 3 -n production\n1\n/as bob\n1\n/deploys production\n"
+    proc = demo_as("alice", script.encode())
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    asked, _, rest = out.partition("Now typing as bob.")
+    assert "the requester alice cannot approve" in asked
+    assert "you cannot approve your own request" in asked  # alice's own click was refused
+    outcome = rest.split("┌─")[1]
+    assert "alice" in outcome and "bob" in outcome  # one name per person, no raw `console:` ids
+    assert "console:" not in outcome and "you" not in outcome.replace("your", "")
+    assert "2 → 3" in outcome
+    deployments = rest.split("┌─")[-1]  # read back from the sandbox after the approval
+    row = next(line for line in deployments.splitlines() if "checkout" in line)
+    assert row.split()[3].endswith("/3"), row  # ready/desired: the deployment now wants 3 replicas
+
+
+def test_an_unusable_console_user_name_gets_a_friendly_usage_line_not_a_switch() -> None:
+    proc = demo_as("alice", "/as two words\n/as\n/as 张三\n".encode())
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert out.count("/as NAME") == 2 or out.count("/as 名字") == 2
+    assert "张三" in out and "Traceback" not in out + proc.stderr.decode()

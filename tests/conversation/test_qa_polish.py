@@ -96,7 +96,7 @@ def test_warning_events_ask_for_warnings_only_and_warning_is_not_an_object(text:
 @pytest.mark.parametrize("text", ["more", "下一页", "更多", "next page"])
 def test_more_and_next_page_are_paging_requests(text: str) -> None:
     assert is_more_request(text)
-    assert parse(text).kind is Kind.NONE
+    assert parse(text).kind is Kind.MORE  # a control word, understood at every step
 
 
 def test_more_inside_a_sentence_is_not_a_paging_request() -> None:
@@ -120,7 +120,9 @@ def test_numbers_and_switches_in_a_pending_request_show_their_meaning() -> None:
     info = ToolInfo(name="pod_logs", description="", input_schema={}, mutates=False, title_en="Pod logs")
     flow = Flow(tool="pod_logs", args={"tail_lines": 50, "previous": True, "namespace": "dev"})
     line = describe_request(Lang.EN, info, flow)
-    assert "`tail_lines=50`" in line and "`previous`" in line and "`dev`" in line
+    # said in words, never the parameter names (`tail_lines=50`)
+    assert "last 50 lines" in line and "previous (crashed) instance" in line and "`dev`" in line
+    assert "tail_lines" not in line
 
 
 # ---------------------------------------------------------------- dialogues
@@ -291,7 +293,7 @@ async def test_previous_logs_typed_while_choosing_refine_the_pending_request(cha
     await chat.say("logs of cart-service")
     card = await chat.say("previous logs")
     assert card.title == "Which namespace?"
-    assert "cart-service" in chat.text(card) and "`previous`" in chat.text(card)
+    assert "cart-service" in chat.text(card) and "previous (crashed) instance" in chat.text(card)
 
 
 async def test_it_without_any_pod_seen_says_so(chat: Chat) -> None:

@@ -78,3 +78,34 @@ def test_an_oversized_action_cannot_be_encoded() -> None:
     with pytest.raises(InvalidPayload) as err:
         ActionCodec("s3cret", ttl_seconds=60).encode(Action("run", {"blob": "x" * 5000}), CHAT)
     assert err.value.reason is PayloadError.TOO_LONG
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "abc.签名",  # a non-ASCII MAC: compare_digest would raise TypeError
+        "abc\ud800.def",  # a lone surrogate in the body: encode() would raise UnicodeEncodeError
+        "abc.d\udcffef",
+        "\ud800",
+    ],
+)
+def test_odd_characters_in_a_payload_are_refused_as_malformed_not_raised(payload: str) -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    with pytest.raises(InvalidPayload) as err:
+        codec.decode(payload, CHAT)
+    assert err.value.reason is PayloadError.MALFORMED
+
+
+def test_an_action_carrying_a_lone_surrogate_cannot_be_signed_and_says_so() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    with pytest.raises(InvalidPayload) as err:
+        codec.encode(Action("pick", {"v": "pod-\ud800"}), CHAT)
+    assert err.value.reason is PayloadError.MALFORMED
+
+
+def test_a_chat_id_with_a_lone_surrogate_still_scopes_a_payload_to_that_chat() -> None:
+    codec = ActionCodec("s3cret", ttl_seconds=60)
+    odd = "feishu:oc_\udcff"
+    assert codec.decode(codec.encode(Action("run"), odd), odd) == Action("run")
+    with pytest.raises(InvalidPayload):
+        codec.decode(codec.encode(Action("run"), odd), CHAT)

@@ -1,5 +1,5 @@
-"""The built-in tools through the in-process MCP path (`McpSource` over `Client(our MCPServer)`) behave like the
-direct `BuiltinSource`, so the gateway can use either."""
+"""The built-in tools through the MCP path (`McpSource` over `Client(our MCPServer)`, what `kubeduty mcp serve`
+offers) behave like the direct `BuiltinSource` the bot uses: same listing, same results for every read tool."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.tooling.gateway import ToolGateway
 from bot.tooling.mcp_config import build_sources
 from bot.tooling.mcp_source import McpSource
 from bot.tooling.types import ToolCall, ToolInfo
+from tools.catalogue import READ_TOOLS
 from tools.k8s.client import KubeClients
 from tools.mcp_server import build_server
 
@@ -78,24 +79,70 @@ async def test_bad_arguments_come_back_as_invalid_with_the_field_named(source: M
     assert out.error is not None and "replicas" in out.error
 
 
-async def test_the_gateway_runs_builtin_tools_through_the_in_process_mcp_server(
-    sandbox: Any, kube: KubeClients
-) -> None:
+async def test_the_bot_calls_the_builtin_tools_directly_without_an_mcp_hop(sandbox: Any, kube: KubeClients) -> None:
     sources = build_sources(Settings(mcp_config=None), kube)
-    try:
-        assert [type(s) for s in sources] == [McpSource]
-        gateway = ToolGateway(sources)
-        await gateway.refresh()
-        info = gateway.info("scale_deployment")
-        assert info is not None and (info.mutates, info.risk, info.resource) == (True, "medium", "deployments")
-        out = await gateway.call(ToolCall("list_pods", {"namespace": "dev"}))
-        assert out.ok and out.data is not None
-        names = sorted(p["name"] for p in out.data["items"])
-        assert names == sorted(p["metadata"]["name"] for p in sandbox.cluster.list_objects("pods", "dev"))
-    finally:
-        for s in sources:
-            assert isinstance(s, McpSource)
-            await s.aclose()
+    assert [type(s) for s in sources] == [BuiltinSource]
+    gateway = ToolGateway(sources)
+    await gateway.refresh()
+    info = gateway.info("scale_deployment")
+    assert info is not None and (info.mutates, info.risk, info.resource) == (True, "medium", "deployments")
+    out = await gateway.call(ToolCall("list_pods", {"namespace": "dev"}))
+    assert out.ok and out.data is not None
+    names = sorted(p["name"] for p in out.data["items"])
+    assert names == sorted(p["metadata"]["name"] for p in sandbox.cluster.list_objects("pods", "dev"))
+    assert sources[0].status().state == "up"  # type: ignore[attr-defined]
+
+
+def read_calls(sandbox: Any) -> list[ToolCall]:
+    """At least one call of every built-in read tool, on objects of the demo cluster (logs with a secret)."""
+    pods = sorted(p["metadata"]["name"] for p in sandbox.cluster.list_objects("pods", "dev"))
+    pod = next(p for p in pods if p.startswith("payment-api"))
+    return [
+        ToolCall("list_clusters", {}),
+        ToolCall("cluster_overview", {}),
+        ToolCall("list_namespaces", {}),
+        ToolCall("list_pods", {"namespace": "dev"}),
+        ToolCall("list_pods", {"only_unhealthy": True}),
+        ToolCall("pod_logs", {"namespace": "dev", "pod": pod, "tail_lines": 50}),
+        ToolCall("describe_pod", {"namespace": "dev", "pod": pod}),
+        ToolCall("list_events", {"namespace": "dev"}),
+        ToolCall("list_deployments", {"namespace": "dev"}),
+        ToolCall("list_services", {}),
+        ToolCall("list_nodes", {}),
+        ToolCall("workload_health", {"namespace": "dev", "name": "payment-api"}),
+    ]
+
+
+async def test_every_builtin_read_tool_returns_the_same_result_directly_and_over_mcp(
+    source: McpSource, sandbox: Any, kube: KubeClients
+) -> None:
+    await source.list_tools()
+    direct = BuiltinSource(kube)
+    calls = read_calls(sandbox)
+    assert {c.tool for c in calls} == set(READ_TOOLS)  # a new read tool must be added here
+    for call in calls:
+        # The sandbox moves on (a crashing pod restarts, events count up): a read that changed between the two
+        # calls is asked again; a real difference between the paths fails every attempt.
+        for _ in range(5):
+            via_mcp = await source.call(call)
+            straight = await direct.call(call)
+            assert via_mcp.ok and straight.ok, (call, via_mcp.error, straight.error)
+            if via_mcp.data == straight.data:
+                break
+        assert via_mcp.data == straight.data, call.tool
+
+
+async def test_a_failure_reads_the_same_directly_and_over_mcp(source: McpSource, kube: KubeClients) -> None:
+    await source.list_tools()
+    direct = BuiltinSource(kube)
+    for call in (
+        ToolCall("describe_pod", {"namespace": "dev", "pod": "ghost-pod"}),
+        ToolCall("list_pods", {"namespace": "Not_A_Name"}),
+    ):
+        via_mcp, straight = await source.call(call), await direct.call(call)
+        assert (via_mcp.ok, via_mcp.error_code) == (straight.ok, straight.error_code) == (False, straight.error_code)
+        assert via_mcp.error is not None and straight.error is not None
+        assert straight.error in via_mcp.error, (straight.error, via_mcp.error)
 
 
 async def test_an_unknown_tool_is_not_found_and_nothing_is_called(source: McpSource, sandbox: Any) -> None:

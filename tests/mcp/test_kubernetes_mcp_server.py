@@ -141,3 +141,74 @@ async def test_the_example_config_entry_loads_this_peer(peers: dict[str, Path], 
     assert (refused.ok, refused.error_code) == (False, "not_found")
     assert tools["k8smcp_pods_delete"].mutates and tools["k8smcp_pods_delete"].risk == "medium"
     assert not tools["k8smcp_pods_log"].mutates
+
+
+# ---- its write tools against the sandbox (server-side apply, scale, delete), as an admin-bound identity
+
+
+async def test_its_create_or_update_and_run_tools_go_through_server_side_apply(k8smcp: McpSource, sandbox: Any) -> None:
+    assert await k8smcp.wait_up(60)
+    configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mcp-made\n  namespace: dev\ndata:\n  a: b\n"
+    created = await k8smcp.call(ToolCall("k8smcp_resources_create_or_update", {"resource": configmap}))
+    assert created.ok, created.error
+    updated = await k8smcp.call(
+        ToolCall("k8smcp_resources_create_or_update", {"resource": configmap.replace("a: b", "a: c")})
+    )
+    assert updated.ok, updated.error
+    cm = sandbox.cluster.get("configmap", "dev", "mcp-made")
+    assert cm is not None and cm["data"] == {"a": "c"}
+    ran = await k8smcp.call(ToolCall("k8smcp_pods_run", {"namespace": "dev", "image": "nginx:1.27", "name": "mcp-run"}))
+    assert ran.ok, ran.error
+    pod = sandbox.cluster.get("pod", "dev", "mcp-run")
+    assert pod is not None and pod["status"]["phase"] == "Running"
+    assert ("PATCH", "/api/v1/namespaces/dev/configmaps/mcp-made") in sandbox.cluster.requests
+
+
+async def test_its_scale_and_delete_tools_change_the_sandbox(k8smcp: McpSource, sandbox: Any) -> None:
+    assert await k8smcp.wait_up(60)
+    scaled = await k8smcp.call(
+        ToolCall(
+            "k8smcp_resources_scale",
+            {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "dev", "name": "cart-service-v1", "scale": 2},
+        )
+    )
+    assert scaled.ok, scaled.error
+    deploy = sandbox.cluster.get("deployment", "dev", "cart-service-v1")
+    assert deploy is not None and deploy["spec"]["replicas"] == 2
+    victim = next(p for p in dev_pods(sandbox) if p.startswith("cart-service-v2-"))
+    deleted = await k8smcp.call(ToolCall("k8smcp_pods_delete", {"namespace": "dev", "name": victim}))
+    assert deleted.ok, deleted.error
+    assert victim not in dev_pods(sandbox)
+    gone = await k8smcp.call(
+        ToolCall(
+            "k8smcp_resources_delete",
+            {"apiVersion": "v1", "kind": "ConfigMap", "namespace": "dev", "name": "frontend-config"},
+        )
+    )
+    assert gone.ok, gone.error
+    assert sandbox.cluster.get("configmap", "dev", "frontend-config") is None
+
+
+async def test_its_writes_as_a_read_only_identity_come_back_as_the_clusters_403(
+    peers: dict[str, Path], sandbox: Any, tmp_path: Path
+) -> None:
+    source = McpSource(k8smcp_config(peers, sandbox.write_kubeconfig(tmp_path / "kc", token="viewer-token")))
+    try:
+        assert await source.wait_up(60)
+        out = await source.call(
+            ToolCall(
+                "k8smcp_resources_scale",
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "namespace": "dev",
+                    "name": "cart-service-v1",
+                    "scale": 3,
+                },
+            )
+        )
+    finally:
+        await source.aclose()
+    assert not out.ok and out.error is not None and 'User "viewer" cannot' in out.error
+    deploy = sandbox.cluster.get("deployment", "dev", "cart-service-v1")
+    assert deploy is not None and deploy["spec"]["replicas"] == 1

@@ -57,7 +57,10 @@ class Recorder:
 
 
 def writes(sandbox: Any) -> list[tuple[str, str]]:
-    return [(m, p) for m, p in sandbox.cluster.requests if m in WRITES]
+    # access reviews are questions the peer asks, not changes: a real server answers them with a POST too
+    return [
+        (m, p) for m, p in sandbox.cluster.requests if m in WRITES and not p.startswith("/apis/authorization.k8s.io/")
+    ]
 
 
 def dev_pods(sandbox: Any) -> list[str]:

@@ -35,7 +35,7 @@ GOOD_ROLE = "roles:\n  viewer:\n    rules:\n      - verbs: [get]\n"
         ("version: 1\n" + GOOD_ROLE + "  viewer:\n    rules: []\n", 6, "duplicate key 'viewer'"),
         ("version: 2\n", 1, "version"),
         ("version: 1\n" + GOOD_ROLE + "approvals:\n  - approvers: [viewer]\n    count: 0\n", 8, "minimum"),
-        ("version: 1\n" + GOOD_ROLE + "approvals:\n  - approvers: [viewer]\n    risks: [huge]\n", 7, "unknown risk"),
+        ("version: 1\n" + GOOD_ROLE + "approvals:\n  - approvers: [viewer]\n    risks: [huge]\n", 8, "unknown risk"),
         ("version: 1\n" + GOOD_ROLE + "deny:\n  - subjects: ['*']\n", 7, "deny/0"),
         ("", 1, "empty"),
     ],

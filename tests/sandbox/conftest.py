@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
@@ -12,7 +14,9 @@ from kubernetes import client, config
 from kubernetes.aio import client as aclient
 from kubernetes.aio import config as aconfig
 
+from tests.approvals.conftest import clock, codec, gateway, make_gate  # noqa: F401 - for test_bot_impersonation
 from tools.sandbox import SandboxHandle
+from tools.sandbox.auth import ADMIN_TOKEN
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
@@ -60,3 +64,24 @@ def kubectl(sandbox: SandboxHandle) -> KubectlRun:
         return proc
 
     return run
+
+
+def http(
+    handle: SandboxHandle,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+    method: str | None = None,
+    token: str | None = ADMIN_TOKEN,
+) -> tuple[int, bytes]:
+    """One raw request over the sandbox's TLS (its CA trusted), as `token`'s user; (status, body), errors too."""
+    all_headers = dict(headers or {})
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=all_headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=handle.ssl_context()) as resp:
+            return int(resp.status), bytes(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 
+from tests.sandbox.conftest import http
 from tools.sandbox import SandboxHandle
 from tools.sandbox.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
 from tools.sandbox.resources import BY_PLURAL
@@ -79,29 +78,24 @@ def test_selectors_parse_like_the_api_server() -> None:
     assert not field({"involvedObject": {"kind": "Pod"}, "type": "Normal"})
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+def _get(handle: SandboxHandle, url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    return http(handle, url, headers=headers)
 
 
 def test_discovery_has_what_kubectl_needs(sandbox_session: SandboxHandle) -> None:
-    code, body = _get(sandbox_session.url + "/version")
+    code, body = _get(sandbox_session, sandbox_session.url + "/version")
     version = json.loads(body)
     assert code == 200 and (version["major"], version["minor"]) == ("1", "32")
     assert version["gitVersion"].startswith("v1.32.")
-    core = json.loads(_get(sandbox_session.url + "/api/v1")[1])
+    core = json.loads(_get(sandbox_session, sandbox_session.url + "/api/v1")[1])
     assert core["groupVersion"] == "v1"
     names = {r["name"] for r in core["resources"]}
     assert {"pods", "pods/log", "pods/status", "nodes", "events", "namespaces", "secrets"} <= names
-    apps = json.loads(_get(sandbox_session.url + "/apis/apps/v1")[1])
+    apps = json.loads(_get(sandbox_session, sandbox_session.url + "/apis/apps/v1")[1])
     scale = next(r for r in apps["resources"] if r["name"] == "deployments/scale")
     assert (scale["group"], scale["version"], scale["kind"]) == ("autoscaling", "v1", "Scale")
     assert any(r["name"] == "statefulsets/scale" for r in apps["resources"])
-    groups = json.loads(_get(sandbox_session.url + "/apis")[1])
+    groups = json.loads(_get(sandbox_session, sandbox_session.url + "/apis")[1])
     assert groups["groups"][0]["name"] == "apps"
 
 
@@ -109,28 +103,29 @@ def test_logs_options_tail_since_timestamps_and_errors(sandbox_session: SandboxH
     pods = sandbox_session.cluster.list_objects("pod", "production")
     web = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("web-"))
     base = f"{sandbox_session.url}/api/v1/namespaces/production/pods/{web}/log"
-    code, body = _get(base)
+    code, body = _get(sandbox_session, base)
     assert code == 400
     assert (
         json.loads(body)["message"]
         == f"a container name must be specified for pod {web}, choose one of: [web nginx-sidecar]"
     )
-    code, body = _get(base + "?container=web&tailLines=2&timestamps=true")
+    code, body = _get(sandbox_session, base + "?container=web&tailLines=2&timestamps=true")
     lines = body.decode().splitlines()
     assert code == 200 and len(lines) == 2
     assert all(line[:30].endswith("Z") and line[19] == "." for line in lines)
-    everything = _get(base + "?container=web")[1].decode().splitlines()
-    recent = _get(base + "?container=web&sinceSeconds=600")[1].decode().splitlines()
+    everything = _get(sandbox_session, base + "?container=web")[1].decode().splitlines()
+    recent = _get(sandbox_session, base + "?container=web&sinceSeconds=600")[1].decode().splitlines()
     assert 0 < len(recent) < len(everything)
-    code, body = _get(base + "?container=nope")
+    code, body = _get(sandbox_session, base + "?container=nope")
     assert code == 400 and "is not valid for pod" in json.loads(body)["message"]
     worker = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"].startswith("report-worker-"))
-    code, body = _get(f"{sandbox_session.url}/api/v1/namespaces/production/pods/{worker}/log")
+    code, body = _get(sandbox_session, f"{sandbox_session.url}/api/v1/namespaces/production/pods/{worker}/log")
     assert code == 400 and json.loads(body)["message"] == f"pod {worker} does not have a host assigned"
 
 
 def test_table_rows_carry_partial_object_metadata(sandbox_session: SandboxHandle) -> None:
     code, body = _get(
+        sandbox_session,
         sandbox_session.url + "/api/v1/namespaces/dev/pods?limit=2",
         {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"},
     )
@@ -147,21 +142,25 @@ def test_table_rows_carry_partial_object_metadata(sandbox_session: SandboxHandle
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
 
 
-def test_protobuf_bodies_are_refused_with_415(sandbox_session: SandboxHandle) -> None:
-    req = urllib.request.Request(
+def test_protobuf_bodies_are_refused_with_a_415_that_says_the_sandbox_speaks_json_only(
+    sandbox_session: SandboxHandle,
+) -> None:
+    code, body = http(
+        sandbox_session,
         sandbox_session.url + "/api/v1/namespaces",
         data=b"k8s\x00",
         headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
         method="POST",
     )
-    with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(req, timeout=10)
-    assert exc.value.code == 415
+    assert code == 415
+    assert "speaks JSON only" in json.loads(body)["message"]
     assert len(sandbox_session.cluster.list_objects("namespace")) == 4
 
 
 def test_a_watch_from_a_compacted_resource_version_gets_410_expired(sandbox: SandboxHandle) -> None:
-    code, body = _get(sandbox.url + "/api/v1/namespaces/dev/pods?watch=true&resourceVersion=1&timeoutSeconds=1")
+    code, body = _get(
+        sandbox, sandbox.url + "/api/v1/namespaces/dev/pods?watch=true&resourceVersion=1&timeoutSeconds=1"
+    )
     first = json.loads(body.decode().splitlines()[0])
     assert code == 200 and first["type"] == "ERROR"
     assert first["object"]["code"] == 410 and first["object"]["reason"] == "Expired"
@@ -169,6 +168,7 @@ def test_a_watch_from_a_compacted_resource_version_gets_410_expired(sandbox: San
 
 def test_a_table_watch_sends_rows_with_columns_first(sandbox: SandboxHandle) -> None:
     code, body = _get(
+        sandbox,
         sandbox.url + "/api/v1/namespaces/dev/pods?watch=true&timeoutSeconds=1",
         {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
     )

@@ -61,7 +61,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 
 def test_serve_prints_the_url_answers_kubectl_and_stops_on_sigterm(served: Served) -> None:
-    assert f"http://127.0.0.1:{served.port}" in served.banner[0]
+    assert f"https://127.0.0.1:{served.port}" in served.banner[0] and "time moves" in served.banner[0]
     assert str(served.kubeconfig) in served.banner[1]
     assert served.kubectl("get", "nodes", "-o", "name").split() == ["node/node-1", "node/node-2", "node/node-3"]
     served.proc.send_signal(signal.SIGTERM)
@@ -83,6 +83,10 @@ def test_kubectl_gets_logs_scales_restarts_deletes_and_reads_events_against_the_
 
     before = served.pods("production", "app=web")
     served.kubectl("rollout", "restart", "deployment/web", "-n", "production")
+    # The served sandbox is live: the rollout takes a moment, and `rollout status` waits for it.
+    assert "successfully rolled out" in served.kubectl(
+        "rollout", "status", "deployment/web", "-n", "production", "--timeout=120s"
+    )
     after = served.pods("production", "app=web")
     assert len(after) == 3 and not set(before) & set(after)
 

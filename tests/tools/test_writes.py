@@ -43,6 +43,7 @@ def test_mutating_tools_declare_risk_verb_and_resource() -> None:
         "delete_pod": (Risk.MEDIUM, "delete", "pods", True),
         "cordon_node": (Risk.LOW, "cordon", "nodes", False),
         "uncordon_node": (Risk.LOW, "uncordon", "nodes", False),
+        "set_container_resources": (Risk.MEDIUM, "update", "deployments", False),
     }
     assert set(MUTATING_TOOLS) == set(expected)
     for name, (risk, verb, resource, destructive) in expected.items():

@@ -31,6 +31,7 @@ class DeploymentAnalyzer:
                     severity="critical" if zero else "warning",
                     problem="Unavailable" if zero else "Degraded",
                     detail=f"ready {d.ready}/{d.desired}, available {d.available}, updated {d.updated}; images: {', '.join(d.images)}",
+                    detail_zh=f"就绪 {d.ready}/{d.desired}，可用 {d.available}，已更新 {d.updated}；镜像：{'、'.join(d.images)}",
                     advice_en="Look at the findings of its pods (crash, image, scheduling)." + rollback_en,
                     advice_zh="查看其 Pod 的诊断（崩溃、镜像、调度）。" + rollback_zh,
                 )

@@ -33,8 +33,9 @@ class PodAnalyzer:
         return out
 
     def _one(self, pod: PodSummary, events: list[EventInfo]) -> Finding | None:
-        def make(problem: str, severity: Severity, detail: str, en: str, zh: str) -> Finding:
+        def make(problem: str, severity: Severity, detail: str, en: str, zh: str, detail_zh: str = "") -> Finding:
             return Finding(
+                detail_zh=detail_zh,
                 kind="Pod",
                 namespace=pod.namespace,
                 name=pod.name,
@@ -53,6 +54,7 @@ class PodAnalyzer:
                     f"container {c.name} was killed for exceeding its memory limit (exit 137), restarts: {c.restarts}",
                     "Raise the container's memory limit, or look for a memory leak (recent releases, heap growth).",
                     "容器超出内存限制被杀死：调高内存 limit，或排查内存泄漏（最近的发布、堆内存增长）。",
+                    f"容器 {c.name} 因超出内存限制被杀死（退出码 137），重启次数：{c.restarts}",
                 )
         for c in pod.containers:
             if c.reason == "CrashLoopBackOff":
@@ -65,6 +67,8 @@ class PodAnalyzer:
                     f"container {c.name} keeps crashing, restarts: {c.restarts}, {last}",
                     "Check the previous container's logs (the crash) and the pod's events; then fix config/dependencies or roll back.",
                     "查看上一次容器的日志（崩溃原因）和 Pod 事件；再修复配置/依赖，或回滚。",
+                    f"容器 {c.name} 反复崩溃，重启次数：{c.restarts}，上次退出：{c.last_reason or '未知'}"
+                    + (f"（退出码 {c.last_exit_code}）" if c.last_exit_code is not None else ""),
                 )
         for c in pod.containers:
             if c.reason in _PULL:
@@ -74,6 +78,7 @@ class PodAnalyzer:
                     _evidence(events, "Failed", "ErrImagePull") or f"container {c.name}: {c.reason}",
                     "Check the image name and tag exist in the registry, and the pull secret / registry access.",
                     "检查镜像名称和 tag 是否存在于镜像仓库，以及拉取密钥（imagePullSecrets）/仓库访问权限。",
+                    "" if _evidence(events, "Failed", "ErrImagePull") else f"容器 {c.name}：{c.reason}",
                 )
         for c in pod.containers:
             if c.reason in _CONFIG:
@@ -83,6 +88,7 @@ class PodAnalyzer:
                     _evidence(events, "Failed") or f"container {c.name}: {c.reason}",
                     "A referenced ConfigMap/Secret or key is missing, or the command is wrong: check the pod spec and events.",
                     "引用的 ConfigMap/Secret 或其中的 key 不存在，或启动命令有误：检查 Pod 配置和事件。",
+                    "" if _evidence(events, "Failed") else f"容器 {c.name}：{c.reason}",
                 )
         if pod.phase == "Pending":
             detail = _evidence(events, "FailedScheduling") or pod.message
@@ -93,6 +99,7 @@ class PodAnalyzer:
                     detail or "pod is pending",
                     "No node fits: not enough CPU/memory for the requests, or taints/affinity exclude the nodes. Lower requests, add capacity or fix selectors.",
                     "没有节点满足调度条件：CPU/内存不足以满足 requests，或污点/亲和性排除了节点。降低 requests、扩容节点或修正选择器。",
+                    "" if detail else "Pod 在等待调度",
                 )
         if pod.status == "Terminating":
             return make(
@@ -101,6 +108,7 @@ class PodAnalyzer:
                 "pod is stuck terminating",
                 "Check finalizers and whether the node is reachable.",
                 "检查 finalizers 以及节点是否可达。",
+                "Pod 一直停在终止中",
             )
         if pod.phase == "Failed" or pod.status in ("Error", "Evicted") or pod.status.startswith(("ExitCode", "Init:")):
             return make(
@@ -109,6 +117,7 @@ class PodAnalyzer:
                 pod.message or f"pod status {pod.status}",
                 "Read the pod's logs (previous instance too) and events.",
                 "查看 Pod 日志（包括上一次实例）和事件。",
+                "" if pod.message else f"Pod 状态：{pod.status}",
             )
         if pod.phase == "Running":
             not_ready = [c.name for c in pod.containers if not c.ready]
@@ -118,6 +127,7 @@ class PodAnalyzer:
                 _evidence(events, "Unhealthy") or f"containers not ready: {', '.join(not_ready) or '?'}",
                 "The readiness probe fails: check the probe's endpoint/port and the app's startup in the logs.",
                 "就绪探针失败：检查探针的路径/端口，并在日志中查看应用启动情况。",
+                "" if _evidence(events, "Unhealthy") else f"容器未就绪：{'、'.join(not_ready) or '?'}",
             )
         return make(
             pod.status or pod.phase,

@@ -13,24 +13,48 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import importlib
 import json
 import os
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from types import ModuleType, SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import yaml
-from kubernetes.aio import client as k8s
-from kubernetes.aio import config as k8s_config
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from tools.k8s.models import ClusterInfo
 from tools.spec import ErrorCode, ToolFailure
 
-__all__ = ["IN_CLUSTER", "Impersonation", "KubeClients", "KubeContext", "status_failure"]
+
+class _LazyModule:
+    """A module imported on first attribute access: listing the tools (`kubeduty mcp serve`, the catalogue)
+    imports this module but needs none of the kubernetes client or aiohttp (seconds of imports)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attr)
+
+
+if TYPE_CHECKING:
+    import aiohttp
+    from kubernetes.aio import client as k8s
+    from kubernetes.aio import config as k8s_config
+else:
+    aiohttp = _LazyModule("aiohttp")
+    k8s = _LazyModule("kubernetes.aio.client")
+    k8s_config = _LazyModule("kubernetes.aio.config")
+
+__all__ = ["IN_CLUSTER", "Impersonation", "KubeClients", "KubeContext", "status_failure", "warm_up"]
 
 IN_CLUSTER = "in-cluster"  # the cluster's name when running in a pod without a kubeconfig
 
@@ -58,6 +82,26 @@ def _trace_config() -> aiohttp.TraceConfig:
     tc = aiohttp.TraceConfig()
     tc.on_request_start.append(_add_impersonation)
     return tc
+
+
+# The generated API classes every tool call builds. Each imports its ~300 pydantic models and wraps every method
+# in `validate_call`: seconds of CPU (more without bytecode) that would otherwise land on the first message.
+_API_MODULES = (
+    ("kubernetes.aio.client.api.core_v1_api", "CoreV1Api"),
+    ("kubernetes.aio.client.api.apps_v1_api", "AppsV1Api"),
+    ("kubernetes.aio.client.api.version_api", "VersionApi"),
+)
+
+
+_WARM = threading.Event()  # set once the API classes are loaded (per process, whichever loop asked)
+
+
+def warm_up() -> None:
+    """Load what the first tool call needs. Blocking: run it in a thread (`KubeClients.warm_up`)."""
+    for module, cls in _API_MODULES:
+        importlib.import_module(module)
+        getattr(k8s, cls)
+    _WARM.set()
 
 
 class _HttpError(Exception):
@@ -178,7 +222,9 @@ class KubeContext:
         self.impersonation = impersonation
         self.calls = 0  # API requests made through this context (figures for tests and benchmarks)
 
-    async def _once(self, fn: Callable[..., Awaitable[Any]], args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+    async def _send(
+        self, fn: Callable[..., Awaitable[Any]], args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> tuple[int, str]:
         token = _IMPERSONATE.set(self.impersonation)
         self.calls += 1
         try:
@@ -190,11 +236,35 @@ class KubeContext:
                 resp.release()
         finally:
             _IMPERSONATE.reset(token)
-        text = raw.decode("utf-8", errors="replace")
+        return status, raw.decode("utf-8", errors="replace")
+
+    def _rebind(self, fn: Callable[..., Awaitable[Any]], api: k8s.ApiClient) -> Callable[..., Awaitable[Any]] | None:
+        """The same API method on a fresh client (None if `fn` is not a method of one of our API groups)."""
+        group = getattr(fn, "__self__", None)
+        if not isinstance(group, k8s.CoreV1Api | k8s.AppsV1Api | k8s.VersionApi):
+            return None
+        self.api_client = api
+        self.core, self.apps, self.version = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.VersionApi(api)
+        fresh = {k8s.CoreV1Api: self.core, k8s.AppsV1Api: self.apps, k8s.VersionApi: self.version}[type(group)]
+        method: Callable[..., Awaitable[Any]] = getattr(fresh, fn.__name__)
+        return method
+
+    async def _once(self, fn: Callable[..., Awaitable[Any]], args: Sequence[Any], kwargs: dict[str, Any]) -> str:
+        status, text = await self._send(fn, args, kwargs)
+        if status == 401 and self.owner is not None:
+            # Credentials rotate (token files, exec-plugin/OIDC tokens, a rewritten kubeconfig): load them again
+            # and retry once. A 401 means the server did nothing, so even a write may be sent again.
+            stale = self.api_client
+            self.owner.retire(self.cluster, stale)
+            fresh = await self.owner.api_for(self.cluster)
+            # Only new credentials are worth a retry: the same ones would be refused again.
+            changed = await asyncio.to_thread(lambda: _credentials(fresh) != _credentials(stale))
+            retry = self._rebind(fn, fresh) if changed else None
+            if retry is not None:
+                status, text = await self._send(retry, args, kwargs)
+                if status == 401:
+                    self.owner.retire(self.cluster, self.api_client)
         if status >= 400:
-            if status == 401 and self.owner is not None:
-                # Exec-plugin/OIDC tokens expire: the next call loads the kubeconfig again (fresh credentials).
-                self.owner.retire(self.cluster, self.api_client)
             raise _HttpError(status, text)
         return text
 
@@ -222,6 +292,27 @@ class KubeContext:
         except Exception as exc:  # never retried: map and report
             raise _to_failure(exc, cluster=self.cluster) from exc
         return _parse(text, cluster=self.cluster)
+
+
+def _env_proxy_applies(url: str) -> bool:
+    """Whether HTTP(S)_PROXY / NO_PROXY send requests to `url` through a proxy (as aiohttp's trust_env reads them)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    return parts.scheme in getproxies() and not proxy_bypass(parts.hostname or "")
+
+
+def _credentials(api: k8s.ApiClient) -> tuple[object, ...]:
+    """What a client logs in with (token, client certificate and key contents), to tell a real reload."""
+    cfg = api.configuration
+    files = []
+    for path in (cfg.cert_file, cfg.key_file):
+        try:
+            files.append(Path(path).read_bytes() if path else b"")
+        except OSError:
+            files.append(b"")
+    return (tuple(sorted((cfg.api_key or {}).items())), *files)
 
 
 def _parse(text: str, *, cluster: str) -> dict[str, Any]:
@@ -347,6 +438,10 @@ class KubeClients:
                 ) from exc
             cfg.retries = None  # our own retry policy (reads only) applies; the library's would retry PUT/DELETE
             cfg.trace_configs = [_trace_config()]
+            if not cfg.proxy and not await asyncio.to_thread(_env_proxy_applies, str(cfg.host)):
+                # With `trust_env` aiohttp looks up the proxy variables and ~/.netrc in a worker thread on every
+                # request; with no proxy for this server there is nothing to find (kubectl reads no netrc either).
+                cfg.client_session_kwargs = {"trust_env": False}
             api = k8s.ApiClient(configuration=cfg)
             self._clients[name] = api
             return api
@@ -369,6 +464,15 @@ class KubeClients:
             impersonation=imp,
             owner=self,
         )
+
+    async def api_for(self, name: str) -> k8s.ApiClient:
+        """The API client of a context (created from the kubeconfig if there is none, e.g. after `retire`)."""
+        return await self._api(name)
+
+    async def warm_up(self) -> None:
+        """Load the API classes in a worker thread, so the event loop never imports them mid-message."""
+        if not _WARM.is_set():
+            await asyncio.to_thread(warm_up)
 
     def retire(self, name: str, api: k8s.ApiClient) -> None:
         """Forget a context's client (its credentials were rejected); the next call builds a new one."""

@@ -324,6 +324,7 @@ class Finding(BaseModel):
     severity: Literal["info", "warning", "critical"] = "warning"
     problem: str  # short: "CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "Unschedulable"
     detail: str = ""  # evidence: last termination state, event message
+    detail_zh: str = ""  # the same in Chinese when it is our sentence (an event's own message stays as it is)
     advice_en: str = ""
     advice_zh: str = ""
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.diagnose import DiagnosisInput, diagnose
 from tools.k8s import convert as cv
-from tools.k8s.client import KubeContext
 from tools.k8s.models import (
     ClusterInfo,
     ClusterList,
@@ -36,8 +35,10 @@ from tools.k8s.models import (
     WorkloadHealth,
     WorkloadHealthParams,
 )
-from tools.redact import mask_text
 from tools.spec import ErrorCode, ToolFailure
+
+if TYPE_CHECKING:  # the kubernetes client loads only when a tool runs (listing the tools needs none of it)
+    from tools.k8s.client import KubeContext
 
 Obj = dict[str, Any]
 
@@ -216,8 +217,8 @@ def _waiting_reason(pod: Obj, container: str) -> str | None:
 
 
 def _clip_lines(text: str) -> list[str]:
-    lines = text.splitlines()
-    return [mask_text(ln if len(ln) <= MAX_LINE else ln[:MAX_LINE] + cv.TRUNC) for ln in lines]
+    # Not masked here: `run_tool` redacts every result once, line by line (a key over several lines too).
+    return [ln if len(ln) <= MAX_LINE else ln[:MAX_LINE] + cv.TRUNC for ln in text.splitlines()]
 
 
 async def _log_lines(

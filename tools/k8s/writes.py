@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.k8s import convert as cv
-from tools.k8s.client import KubeContext
 from tools.k8s.models import (
     ChangePreview,
     DeletePodParams,
@@ -21,6 +20,9 @@ from tools.k8s.models import (
 )
 from tools.k8s.reads import ensure_namespace, list_all
 from tools.spec import ErrorCode, ToolFailure
+
+if TYPE_CHECKING:  # the kubernetes client loads only when a tool runs (listing the tools needs none of it)
+    from tools.k8s.client import KubeContext
 
 Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"

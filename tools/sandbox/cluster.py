@@ -96,6 +96,8 @@ class Cluster:
         self.sched_counter = 0
         self.deferred: set[str] | None = None
         self.down = False
+        self.live = False  # time moves (see timeflow.py); frozen by default so tests see a still world
+        self.speed = 1.0
         self.on_listening: Callable[[bool], None] | None = None  # set by the server handle
         self.requests: list[tuple[str, str]] = []
         self.request_count = 0
@@ -167,6 +169,16 @@ class Cluster:
         # Outside the lock: the server thread may need it to finish a request while the socket closes.
         if self.on_listening is not None and (refuse or not down):
             self.on_listening(not down)
+
+    def set_live(self, live: bool, *, speed: float | None = None) -> None:
+        """Let time move (pods start, crash loops restart, rollouts progress) or freeze it where it is.
+        `speed` divides the kubelet's durations: speed=60 makes a 5-minute back-off last 5 seconds."""
+        with self.lock:
+            self.live = live
+            if speed is not None:
+                if speed <= 0:
+                    raise ValueError("speed must be positive")
+                self.speed = speed
 
     def reset_requests(self) -> None:
         with self.lock:
@@ -358,6 +370,10 @@ class Cluster:
             causes.append(("metadata.name", "Required value: name or generateName is required"))
         elif rtype.label_names and (len(name) > 63 or not _LABEL.match(name)):
             causes.append(("metadata.name", f'Invalid value: "{name}": {LABEL_MSG}'))
+        elif rtype.group == "rbac.authorization.k8s.io":
+            # RBAC names are path segments ("system:basic-user" is valid), as upstream's ValidatePathSegmentName.
+            if name in (".", "..") or "/" in name or "%" in name:
+                causes.append(("metadata.name", f"Invalid value: \"{name}\": may not contain '/' or '%'"))
         elif not rtype.label_names and (len(name) > 253 or not _SUBDOMAIN.match(name)):
             causes.append(("metadata.name", f'Invalid value: "{name}": {SUBDOMAIN_MSG}'))
         for key, value in (meta.get("labels") or {}).items():

@@ -804,7 +804,12 @@ def start_pod(cluster: Cluster, pod: Obj) -> None:
     node, why = _schedule(cluster, pod)
     if node:
         pod["spec"]["nodeName"] = node
-    pod["status"] = build_pod_status(cluster, pod, node, why)
+    if node and cluster.live and not cluster.backdate:
+        from tools.sandbox.timeflow import starting_status  # live mode: the kubelet finishes it on a later tick
+
+        pod["status"] = starting_status(pod)
+    else:
+        pod["status"] = build_pod_status(cluster, pod, node, why)
     cluster.store("pods", pod)
     _pod_events(cluster, pod, node, why)
 
@@ -884,9 +889,16 @@ def _reconcile_deployment(cluster: Cluster, d: Obj, rs_by_owner: dict[str, list[
         new_rs = cluster.store("replicasets", bumped)
         owned = [new_rs if rs["metadata"]["uid"] == new_rs["metadata"]["uid"] else rs for rs in owned]
         max_rev += 1
+    new_ready = 0
+    if cluster.live:
+        new_uid = new_rs["metadata"]["uid"]
+        new_ready = sum(1 for p in cluster.objects("pods", ns) if _controller_uid(p) == new_uid and _pod_ready(p))
     for rs in owned:
         want = desired if rs is new_rs else 0
         have = int(rs["spec"].get("replicas", 0))
+        if cluster.live and rs is not new_rs:
+            # Live rollouts: old pods keep serving until new ones are ready (never scaled back up).
+            want = min(have, max(0, desired - new_ready))
         if have != want:
             scaled = copy.deepcopy(rs)
             scaled["spec"]["replicas"] = want
@@ -1206,6 +1218,9 @@ def reconcile_namespace(cluster: Cluster, ns: str) -> None:
         rs_by_owner = _group(cluster.objects("replicasets", ns))
         for d in cluster.objects("deployments", ns):
             _deployment_status(cluster, d, rs_by_owner.get(d["metadata"]["uid"], []), pods_by_owner)
+    from tools.sandbox.extras import sync_namespace  # endpoints, jobs, HPAs, controller revisions
+
+    sync_namespace(cluster, ns)
 
 
 def _reconcile_later_or_now(cluster: Cluster, ns: str) -> None:
@@ -1213,6 +1228,11 @@ def _reconcile_later_or_now(cluster: Cluster, ns: str) -> None:
         cluster.deferred.add(ns)  # bulk seeding reconciles each namespace once at the end
     else:
         reconcile_namespace(cluster, ns)
+
+
+_RECONCILED = frozenset(
+    {"deployments", "replicasets", "statefulsets", "daemonsets", "pods", "jobs", "services", "horizontalpodautoscalers"}
+)
 
 
 def after_write(cluster: Cluster, plural: str, obj: Obj, *, created: bool) -> None:
@@ -1226,7 +1246,7 @@ def after_write(cluster: Cluster, plural: str, obj: Obj, *, created: bool) -> No
         _retry_pending(cluster)
         return
     ns = (obj.get("metadata") or {}).get("namespace")
-    if ns and plural in ("deployments", "replicasets", "statefulsets", "daemonsets", "pods"):
+    if ns and plural in _RECONCILED:
         _reconcile_later_or_now(cluster, ns)
 
 
@@ -1257,7 +1277,7 @@ def after_delete(cluster: Cluster, plural: str, gone: Obj, *, orphan: bool, reco
                     host=gone["spec"].get("nodeName"),
                     field_path=f"spec.containers{{{st['name']}}}",
                 )
-    if ns and plural in ("deployments", "replicasets", "statefulsets", "daemonsets"):
+    if ns and plural in ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs"):
         dependents = ("replicasets", "pods") if plural == "deployments" else ("pods",)
         for dep_plural in dependents:
             for dep in cluster.objects(dep_plural, ns):
@@ -1275,5 +1295,5 @@ def after_delete(cluster: Cluster, plural: str, gone: Obj, *, orphan: bool, reco
         for ns_ in cluster.namespaces_with("daemonsets"):
             reconcile_namespace(cluster, ns_)
         return
-    if reconcile and ns and plural in ("replicasets", "pods", "deployments", "statefulsets", "daemonsets"):
+    if reconcile and ns and plural in _RECONCILED:
         reconcile_namespace(cluster, ns)

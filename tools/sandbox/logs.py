@@ -251,3 +251,21 @@ def render_logs(
     if limit_bytes is not None and limit_bytes > 0:
         text = text.encode()[:limit_bytes].decode(errors="ignore")
     return text
+
+
+def follow_line(pod: Obj, container: str, counter: int, now: datetime, *, timestamps: bool) -> str | None:
+    """The next line a running container prints while someone follows its log (live mode); None once it is
+    not running any more (the stream ends, as kubectl's does when the container exits)."""
+    status = next(
+        (s for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), None
+    )
+    if status is None or "running" not in (status.get("state") or {}):
+        return None
+    profile = ((pod["metadata"].get("annotations") or {}).get(LOG_PROFILE)) or container
+    _, steady = _PROFILES.get(profile) or _PROFILES.get(container) or _generic(container)
+    if not steady:
+        return None
+    text = steady[counter % len(steady)].replace("{i}", str(5000 + counter))
+    if timestamps:
+        return f"{now.strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z {_fmt(now)} {text}\n"
+    return f"{_fmt(now)} {text}\n"

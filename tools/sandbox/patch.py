@@ -2,8 +2,8 @@
 
 Strategic merge is kept to what kubectl and the kubernetes client send for the kinds served here: merge
 semantics, lists of objects merged by their merge key (name for containers/env/volumes, containerPort for
-container ports, ...), `$patch: delete|replace` on list items and maps, `$setElementOrder/...` and
-`$retainKeys` ignored, `$deleteFromPrimitiveList/...` honoured.
+container ports, ...), `$patch: delete|replace` on list items and maps, `$setElementOrder/...` (the merged
+list takes the given order, unlisted items after), `$retainKeys` and `$deleteFromPrimitiveList/...` honoured.
 """
 
 from __future__ import annotations
@@ -80,7 +80,26 @@ def strategic_merge_patch(target: Any, patch: Any, field: str = "") -> Any:
                 result.pop(k, None)
             else:
                 result[k] = merged
+    for k, order in patch.items():
+        if k.startswith("$setElementOrder/") and isinstance(order, list):
+            name = k.split("/", 1)[1]
+            if isinstance(result.get(name), list):
+                result[name] = _ordered(result[name], order, _merge_key(name, order + result[name]))
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):
+        result = {k: v for k, v in result.items() if k in retain}
     return result
+
+
+def _ordered(items: list[Any], order: list[Any], key: str | None) -> list[Any]:
+    """`$setElementOrder`: items named in `order` first, in that order; the others keep their relative order."""
+
+    def ident(item: Any) -> Any:
+        return repr(item.get(key)) if key and isinstance(item, dict) else repr(item)
+
+    rank = {ident(o): i for i, o in enumerate(order)}
+    listed = sorted((i for i in items if ident(i) in rank), key=lambda i: rank[ident(i)])
+    return listed + [i for i in items if ident(i) not in rank]
 
 
 def _strategic_list(target: list[Any], patch: list[Any], field: str) -> list[Any]:
@@ -215,7 +234,8 @@ def json_patch(doc: Any, ops: Any) -> Any:
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH)
+APPLY_PATCH = "application/apply-patch+yaml"  # server-side apply (handled by the server: create or merge)
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 
 
 def apply_patch(content_type: str, doc: dict[str, Any], patch: Any) -> dict[str, Any]:

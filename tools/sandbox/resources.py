@@ -22,6 +22,8 @@ class ResourceType:
     label_names: bool = False
     verbs: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
     categories: tuple[str, ...] = ()
+    # Reviews (SubjectAccessReview ...): create-only, answered and never stored.
+    virtual: bool = False
 
     @property
     def api_version(self) -> str:
@@ -36,6 +38,7 @@ class ResourceType:
 
 
 _ALL = ("all",)
+_RBAC = "rbac.authorization.k8s.io"
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
@@ -60,7 +63,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         "Pod",
         True,
         ("po",),
-        ("status", "log", "eviction"),
+        ("status", "log", "eviction", "exec", "attach", "portforward"),
         frozenset(
             {
                 "spec.nodeName",
@@ -114,6 +117,53 @@ RESOURCES: tuple[ResourceType, ...] = (
         "apps", "v1", "statefulsets", "statefulset", "StatefulSet", True, ("sts",), ("status", "scale"), categories=_ALL
     ),
     ResourceType("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("status",), categories=_ALL),
+    ResourceType("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", True),
+    ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",)),
+    ResourceType("", "v1", "endpoints", "endpoints", "Endpoints", True, ("ep",)),
+    ResourceType(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        ("status",),
+    ),
+    ResourceType("batch", "v1", "jobs", "job", "Job", True, (), ("status",), categories=_ALL),
+    ResourceType("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), ("status",), categories=_ALL),
+    ResourceType("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", True, ("ing",), ("status",)),
+    ResourceType("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", True),
+    ResourceType(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        ("status",),
+        categories=_ALL,
+    ),
+    *(
+        ResourceType(_RBAC, "v1", plural, plural[:-1], kind, namespaced)
+        for plural, kind, namespaced in (
+            ("roles", "Role", True),
+            ("rolebindings", "RoleBinding", True),
+            ("clusterroles", "ClusterRole", False),
+            ("clusterrolebindings", "ClusterRoleBinding", False),
+        )
+    ),
+    *(
+        ResourceType(group, "v1", plural, plural[:-1], kind, namespaced, verbs=("create",), virtual=True)
+        for group, plural, kind, namespaced in (
+            ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+            ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+            ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False),
+            ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+            ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False),
+        )
+    ),
 )
 
 BY_PLURAL: dict[str, ResourceType] = {r.plural: r for r in RESOURCES}
@@ -130,6 +180,11 @@ def lookup(name: str) -> ResourceType | None:
 
 def for_group_version(group: str, version: str) -> list[ResourceType]:
     return [r for r in RESOURCES if r.group == group and r.version == version]
+
+
+def group_versions() -> dict[str, str]:
+    """Every served API group (not the core one) and its only version, in first-served order."""
+    return {r.group: r.version for r in RESOURCES if r.group}
 
 
 def discovery_list(group: str, version: str) -> dict[str, object]:
@@ -156,6 +211,13 @@ def discovery_list(group: str, version: str) -> dict[str, object]:
                 sub_entry.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
             elif sub == "log":
                 sub_entry.update(kind="Pod", verbs=["get"])
+            elif sub in ("exec", "attach", "portforward"):
+                options = {
+                    "exec": "PodExecOptions",
+                    "attach": "PodAttachOptions",
+                    "portforward": "PodPortForwardOptions",
+                }
+                sub_entry.update(kind=options[sub], verbs=["create", "get"])
             elif sub == "finalize":
                 sub_entry.update(kind="Namespace", verbs=["update"])
             else:

@@ -7,13 +7,16 @@ past" (cluster.backdate) so ages, restart counts and event times look like a rea
 from __future__ import annotations
 
 import base64
+import copy
+import random
 import threading
 import time
 from typing import Any
 
 from tools.sandbox.cluster import Cluster
 from tools.sandbox.controller import BAD_IMAGE, BEHAVIOUR, LOG_PROFILE, NEEDS_MEMORY, reconcile_namespace
-from tools.sandbox.resources import BY_PLURAL
+from tools.sandbox.rbac_seed import default_objects, demo_bindings
+from tools.sandbox.resources import BY_PLURAL, lookup
 
 Obj = dict[str, Any]
 DAY = 86400.0
@@ -453,7 +456,7 @@ _templates_lock = threading.Lock()
 def build(seed: str, *, namespaces: int = 10, pods: int = 1000, cached: bool = True) -> Cluster:
     """A freshly seeded cluster. The demo seed is built once and cloned (~1 ms instead of ~50 ms per test);
     a clone is indistinguishable from a fresh build (same names, UIDs and RNG state)."""
-    if not cached or seed != "demo":
+    if not cached or seed not in ("demo", "staging"):
         return _build(seed, namespaces=namespaces, pods=pods)
     key = (seed, namespaces, pods)
     with _templates_lock:
@@ -464,15 +467,37 @@ def build(seed: str, *, namespaces: int = 10, pods: int = 1000, cached: bool = T
         return hit[1].clone()
 
 
+def seed_rbac(cluster: Cluster, objs: list[Obj]) -> None:
+    """RBAC objects, created "10 days ago" with an RNG of their own so the workloads' names stay as they were."""
+    rng, cluster.rng = cluster.rng, random.Random(f"kubeduty-sandbox-rbac:{cluster.seed}:{len(objs)}")
+    _at(cluster, 10 * DAY)
+    try:
+        for obj in objs:
+            rtype = lookup(str(obj.get("kind", "")))
+            assert rtype is not None
+            _create(cluster, rtype.plural, copy.deepcopy(obj))
+    finally:
+        _at(cluster, 0)
+        cluster.rng = rng
+
+
 def _build(seed: str, *, namespaces: int, pods: int) -> Cluster:
     cluster = Cluster(seed=seed)
     with cluster.lock:
         if seed == "demo":
             seed_demo(cluster)
+            seed_rbac(cluster, [*default_objects(), *demo_bindings()])
         elif seed == "scale":
             seed_scale(cluster, namespaces=namespaces, pods=pods)
+            seed_rbac(cluster, default_objects())
+        elif seed == "staging":
+            from tools.sandbox.seed_staging import seed_staging  # it builds on this module's helpers
+
+            seed_staging(cluster)
+            seed_rbac(cluster, default_objects())
         elif seed == "empty":
             _create(cluster, "namespaces", namespace("default"))
+            seed_rbac(cluster, default_objects())
         else:
-            raise ValueError(f"unknown seed {seed!r}: use demo, scale or empty")
+            raise ValueError(f"unknown seed {seed!r}: use demo, staging, scale or empty")
     return cluster

@@ -11,10 +11,32 @@ from types import FrameType
 from tools.sandbox.handle import start_sandbox_thread
 
 
-def serve(*, port: int, kubeconfig_out: Path | None, seed: str, namespaces: int, pods: int) -> int:
+def serve(
+    *,
+    port: int,
+    kubeconfig_out: Path | None,
+    seed: str,
+    namespaces: int,
+    pods: int,
+    insecure_http: bool = False,
+    users: Path | None = None,
+    manifests: Path | None = None,
+    freeze_time: bool = False,
+    speed: float = 1.0,
+) -> int:
     try:
-        handle = start_sandbox_thread(seed=seed, port=port, namespaces=namespaces, pods=pods)
-    except (OSError, RuntimeError, ValueError) as exc:
+        handle = start_sandbox_thread(
+            seed=seed,
+            port=port,
+            namespaces=namespaces,
+            pods=pods,
+            tls=not insecure_http,
+            users_file=users,
+            manifests=manifests,
+            live=not freeze_time,
+            speed=speed,
+        )
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
         print(f"sandbox: cannot start: {exc}", file=sys.stderr)
         return 1
     stop = threading.Event()
@@ -25,7 +47,8 @@ def serve(*, port: int, kubeconfig_out: Path | None, seed: str, namespaces: int,
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         kubeconfig = handle.write_kubeconfig(kubeconfig_out) if kubeconfig_out else handle.kubeconfig_path
-        print(f"sandbox cluster ({seed}) listening on {handle.url}", flush=True)
+        clock = "time frozen" if freeze_time else f"time moves (speed {speed:g})"
+        print(f"sandbox cluster ({seed}, {clock}) listening on {handle.url}", flush=True)
         print(f"kubeconfig: {kubeconfig}  (kubectl --kubeconfig {kubeconfig} get pods -A)", flush=True)
         while not stop.wait(0.5):
             pass

@@ -273,6 +273,104 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
+def _spec(o: Obj) -> Obj:
+    return o.get("spec") or {}
+
+
+def _status(o: Obj) -> Obj:
+    return o.get("status") or {}
+
+
+def _job_completions(o: Obj, now: datetime) -> str:
+    return f"{_status(o).get('succeeded', 0)}/{_spec(o).get('completions', 1)}"
+
+
+def _job_status(o: Obj, now: datetime) -> str:
+    conds = {c.get("type") for c in _status(o).get("conditions") or [] if c.get("status") == "True"}
+    return "Complete" if "Complete" in conds else "Failed" if "Failed" in conds else "Running"
+
+
+def _hpa_targets(o: Obj, now: datetime) -> str:
+    current: Obj = next(iter(_status(o).get("currentMetrics") or []), {})
+    target: Obj = next(iter(_spec(o).get("metrics") or []), {})
+    have = ((current.get("resource") or {}).get("current") or {}).get("averageUtilization")
+    want = ((target.get("resource") or {}).get("target") or {}).get("averageUtilization")
+    return f"cpu: {have if have is not None else '<unknown>'}%/{want if want is not None else 80}%"
+
+
+def _endpoints(o: Obj, now: datetime) -> str:
+    pairs = [
+        f"{a.get('ip')}:{p.get('port')}"
+        for s in o.get("subsets") or []
+        for a in s.get("addresses") or []
+        for p in s.get("ports") or [{}]
+    ]
+    if not pairs:
+        return "<none>"
+    return ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+
+
+def _ingress_hosts(o: Obj, now: datetime) -> str:
+    hosts = [str(r.get("host")) for r in _spec(o).get("rules") or [] if r.get("host")]
+    return ",".join(hosts) or "*"
+
+
+COLUMNS.update(
+    {
+        "jobs": [
+            NAME,
+            ("Status", "string", 0, _job_status),
+            ("Completions", "string", 0, _job_completions),
+            ("Duration", "string", 0, lambda o, n: "0s" if _status(o).get("completionTime") else _age(o, n)),
+            AGE,
+        ],
+        "cronjobs": [
+            NAME,
+            ("Schedule", "string", 0, lambda o, n: str(_spec(o).get("schedule", ""))),
+            ("Timezone", "string", 0, lambda o, n: str(_spec(o).get("timeZone") or "<none>")),
+            ("Suspend", "boolean", 0, lambda o, n: bool(_spec(o).get("suspend", False))),
+            ("Active", "integer", 0, lambda o, n: len(_status(o).get("active") or [])),
+            ("Last Schedule", "string", 0, lambda o, n: human_age(_status(o).get("lastScheduleTime"), n)),
+            AGE,
+        ],
+        "horizontalpodautoscalers": [
+            NAME,
+            (
+                "Reference",
+                "string",
+                0,
+                lambda o, n: (
+                    f"{_spec(o).get('scaleTargetRef', {}).get('kind')}/{_spec(o).get('scaleTargetRef', {}).get('name')}"
+                ),
+            ),
+            ("Targets", "string", 0, _hpa_targets),
+            ("MinPods", "string", 0, lambda o, n: str(_spec(o).get("minReplicas", 1))),
+            ("MaxPods", "integer", 0, lambda o, n: int(_spec(o).get("maxReplicas", 0))),
+            ("Replicas", "integer", 0, lambda o, n: int(_status(o).get("currentReplicas", 0))),
+            AGE,
+        ],
+        "ingresses": [
+            NAME,
+            ("Class", "string", 0, lambda o, n: str(_spec(o).get("ingressClassName") or "<none>")),
+            ("Hosts", "string", 0, _ingress_hosts),
+            ("Address", "string", 0, lambda o, n: ""),
+            ("Ports", "string", 0, lambda o, n: "443, 80" if _spec(o).get("tls") else "80"),
+            AGE,
+        ],
+        "persistentvolumeclaims": [
+            NAME,
+            ("Status", "string", 0, lambda o, n: str(_status(o).get("phase") or "Pending")),
+            ("Volume", "string", 0, lambda o, n: str(_spec(o).get("volumeName") or "")),
+            ("Capacity", "string", 0, lambda o, n: str((_status(o).get("capacity") or {}).get("storage") or "")),
+            ("Access Modes", "string", 0, lambda o, n: ",".join(_spec(o).get("accessModes") or [])),
+            ("StorageClass", "string", 0, lambda o, n: str(_spec(o).get("storageClassName") or "<unset>")),
+            AGE,
+        ],
+        "endpoints": [NAME, ("Endpoints", "string", 0, _endpoints), AGE],
+    }
+)
+
+
 def column_definitions(plural: str) -> list[Obj]:
     cols = COLUMNS.get(plural, [NAME, AGE])
     return [

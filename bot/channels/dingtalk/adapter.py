@@ -16,10 +16,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, close_sdk_loop, reply_lang, stop_thread
+from bot.channels.common import (
+    BotLike,
+    Health,
+    LoopBridge,
+    addressed_text,
+    close_sdk_loop,
+    has_lone_surrogate,
+    invalid_input_text,
+    reply_lang,
+    stop_thread,
+)
 from bot.channels.dingtalk.api import DingTalkApi
+from bot.channels.people import People
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
+from bot.core.i18n import Lang, detect_lang
 from bot.render.dingtalk import button_params, render_dingtalk
+from bot.render.escape import dingtalk_text
 from bot.render.model import Card
 
 log = logging.getLogger(__name__)
@@ -75,7 +88,7 @@ class DingTalkResponder:
         text = "\n\n".join(part for part in (data["markdown"], data["footer"]) if part)
         await self._api.send_markdown(
             data["title"],
-            f"#### {data['title']}\n\n{text}",
+            f"#### {dingtalk_text(data['title'])}\n\n{text}",  # the title is plain text in the card, data here
             conversation_id=self._target.group_id,
             user_id=self._target.dm_user,
         )
@@ -136,6 +149,8 @@ class DingTalkAdapter:
         self._sdk_task: asyncio.Task[Any] | None = None
         self._sdk_client: Any = None
         self._stopping = threading.Event()
+        # display names for cards: the sender's nick of each message, cached in Redis for card clicks (no nick)
+        self._people = People(Platform.DINGTALK, getattr(bot, "store", None))
 
     @property
     def health(self) -> Health:
@@ -237,7 +252,14 @@ class DingTalkAdapter:
         responder = DingTalkResponder(
             api=self._api, bot=self._bot, target=target, event=event, template_id=self._template_id
         )
-        self._bridge.submit(self._bot.dispatcher.submit(event, responder))
+        self._bridge.submit(self._named_submit(event, responder))
+
+    async def _named_submit(self, event: InboundEvent, responder: DingTalkResponder) -> None:
+        try:
+            await self._people.learn(event.sender.user_id, event.sender.name)
+        except Exception:  # a name is a nicety; the event is not
+            log.warning("dingtalk: remembering a display name failed", exc_info=True)
+        await self._bot.dispatcher.submit(event, responder)
 
     def _on_message(self, data: dict[str, Any], headers: Any) -> None:
         if data.get("msgtype") != "text":
@@ -260,6 +282,9 @@ class DingTalkAdapter:
             log.warning("dingtalk: message without sender, id or conversation; ignored")
             return
         conversation = Conversation(Platform.DINGTALK, str(data["conversationId"]), is_group=is_group)
+        if has_lone_surrogate(text, user_id, msg_id, conversation.chat_id):
+            self._say(conversation, user_id, invalid_input_text(detect_lang(text[:200], Lang.ZH)))
+            return
         event = MessageEvent(
             event_id=msg_id,
             conversation=conversation,
@@ -270,11 +295,18 @@ class DingTalkAdapter:
         )
         self._hand_over(event, _Target(conversation, user_id))
 
-    def _refuse_click(self, conversation: Conversation, user_id: str) -> None:
+    def _say(self, conversation: Conversation, user_id: str, text: str) -> None:
+        """A short text answer from the SDK thread, without the bot (refusals of unreadable input)."""
         assert self._bridge is not None
         target = _Target(conversation, user_id)
-        text = "只有本组织的成员可以使用卡片按钮。 / Only members of this organisation can use these buttons."
         self._bridge.submit(self._api.send_text(text, conversation_id=target.group_id, user_id=target.dm_user))
+
+    def _refuse_click(self, conversation: Conversation, user_id: str) -> None:
+        self._say(
+            conversation,
+            user_id,
+            "只有本组织的成员可以使用卡片按钮。 / Only members of this organisation can use these buttons.",
+        )
 
     def _on_card(self, data: dict[str, Any], headers: Any) -> None:
         # Card callback (https://open.dingtalk.com/document/orgapp/event-callback-card; SDK card_callback.py,
@@ -300,6 +332,9 @@ class DingTalkAdapter:
             # make the requester and the approver of a change look like two people. Refuse, visibly.
             log.warning("dingtalk: card click with userIdType %s refused", data.get("userIdType"))
             self._refuse_click(conversation, user_id)
+            return
+        if has_lone_surrogate(user_id, frame_id, *params.values()):
+            self._say(conversation, user_id, invalid_input_text(Lang.ZH, button=True))
             return
         event = CardActionEvent(
             event_id=frame_id,

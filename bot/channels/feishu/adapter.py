@@ -1,9 +1,10 @@
 """Feishu / Lark long-connection adapter: the only importer of `lark_oapi`.
 
 `lark_oapi.ws.Client` runs on a module-global event loop and `start()` blocks on it, so it gets a thread and
-a fresh loop of its own. Its event handlers are synchronous on that loop: messages are handed to the bot's
-loop at once; a card click waits a short, bounded time so the updated card can ride on the callback's own
-response (no flicker, no extra API call), and falls back to a message PATCH when the bot is slower.
+a fresh loop of its own. Its event handlers are synchronous on that loop, and while one runs the SDK reads no
+other frame: so no handler ever waits on the bot. Messages are handed to the bot's loop at once; a card click
+is answered at once from what is at hand (a refusal for a bad button, else a "working on it" toast) and the
+bot updates the card later by PATCH. One busy or hostile conversation cannot hold the connection for others.
 """
 
 from __future__ import annotations
@@ -18,16 +19,27 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from bot.channels.common import BotLike, Health, LoopBridge, addressed_text, close_sdk_loop, reply_lang, stop_thread
+from bot.channels.common import (
+    BotLike,
+    Health,
+    LoopBridge,
+    addressed_text,
+    close_sdk_loop,
+    has_lone_surrogate,
+    invalid_input_text,
+    reply_lang,
+    stop_thread,
+)
+from bot.channels.people import People
+from bot.core.actions import InvalidPayload, refusal_text
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
-from bot.core.i18n import tr
-from bot.render.feishu import button_payload, render_feishu
+from bot.core.i18n import Lang, detect_lang, tr
+from bot.render.escape import plain_im
+from bot.render.feishu import button_lang, button_payload, card_content, render_feishu
 from bot.render.model import Card, bound_text
 
 log = logging.getLogger(__name__)
 
-CALLBACK_BUDGET_SECONDS = 2.0  # Feishu waits 3 s for a card callback's answer; keep a margin for the wire
-CALLBACK_GRACE_SECONDS = 0.3  # after a toast or a new card, how long an in-place update may still follow
 TEXT_LIMIT = 4000
 CHAT_CACHE_SIZE = 10_000
 # Feishu's "access token invalid/expired" codes: the SDK caches the tenant token per app for its whole lifetime,
@@ -66,57 +78,6 @@ def message_text(message_type: str, content: str) -> str | None:
     return "\n".join(([title] if title else []) + lines)
 
 
-class _CallbackSlot:
-    """The answer to one card click, filled from the bot's loop while the ws thread waits (bounded)."""
-
-    def __init__(self, message_id: str | None, budget: float) -> None:
-        self.message_id = message_id
-        self._cond = threading.Condition()
-        self._deadline = time.monotonic() + budget
-        self._sealed = False
-        self.toast: str | None = None
-        self.card: dict[str, Any] | None = None
-
-    def offer_card(self, ref: str, card: dict[str, Any]) -> bool:
-        with self._cond:
-            if self._sealed or ref != self.message_id:
-                return False
-            self.card = card
-            self._sealed = True
-            self._cond.notify_all()
-            return True
-
-    def offer_toast(self, text: str) -> bool:
-        with self._cond:
-            if self._sealed or self.toast is not None:
-                return False
-            self.toast = text
-            self._nudge()
-            return True
-
-    def activity(self) -> None:
-        with self._cond:
-            self._nudge()
-
-    def _nudge(self) -> None:
-        self._deadline = min(self._deadline, time.monotonic() + CALLBACK_GRACE_SECONDS)
-        self._cond.notify_all()
-
-    def seal(self) -> None:
-        with self._cond:
-            self._sealed = True
-            self._cond.notify_all()
-
-    def wait(self) -> None:
-        with self._cond:
-            while not self._sealed:
-                left = self._deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            self._sealed = True
-
-
 class FeishuResponder:
     """`Responder` for one Feishu event: replies to the user's message, creates cards in the chat after a
     click, updates in place (callback answer or PATCH), toasts natively while the callback is open."""
@@ -127,13 +88,12 @@ class FeishuResponder:
         adapter: FeishuAdapter,
         event: InboundEvent,
         reply_to: str | None = None,
-        slot: _CallbackSlot | None = None,
+        lang: Lang | None = None,
     ) -> None:
         self._adapter = adapter
         self._conversation = event.conversation
-        self._lang = reply_lang(event)
+        self._lang = lang or reply_lang(event)
         self._reply_to = reply_to
-        self._slot = slot
 
     def _render(self, card: Card) -> dict[str, Any]:
         chat_key = self._conversation.chat_key
@@ -141,29 +101,18 @@ class FeishuResponder:
         return render_feishu(card, sign=lambda action: codec.encode(action, chat_key), lang=self._lang)
 
     async def send(self, card: Card) -> str | None:
-        if self._slot is not None:
-            self._slot.activity()
-        content = json.dumps(self._render(card), ensure_ascii=False)
+        content = card_content(self._render(card))  # sized on the wire by render_feishu
         return await self._adapter.post_message(
             chat_id=self._conversation.chat_id, reply_to=self._reply_to, msg_type="interactive", content=content
         )
 
     async def update(self, ref: str, card: Card) -> None:
         doc = self._render(card)
-        if self._slot is not None and self._slot.offer_card(ref, doc):
-            return
-        await self._adapter.patch_message(ref, json.dumps(doc, ensure_ascii=False))
+        await self._adapter.patch_message(ref, card_content(doc))
 
     async def toast(self, text: str) -> None:
-        if self._slot is not None and self._slot.offer_toast(text):
-            return
-        body, _ = bound_text(text, TEXT_LIMIT, tr(self._lang, "…（已截断）", "… (truncated)"))
-        await self._adapter.post_message(
-            chat_id=self._conversation.chat_id,
-            reply_to=None,
-            msg_type="text",
-            content=json.dumps({"text": body}, ensure_ascii=False),
-        )
+        # The click's own callback was answered already: a toast from the bot is a short text message.
+        await self._adapter.post_text(self._conversation.chat_id, text, self._lang)
 
 
 class FeishuAdapter:
@@ -176,14 +125,12 @@ class FeishuAdapter:
         app_secret: str,
         domain: str,
         bot: BotLike,
-        callback_budget: float | None = None,
         api_timeout: float = 10.0,
     ) -> None:
         self._app_id = app_id
         self._app_secret = app_secret
         self._domain = domain.rstrip("/")
         self.bot = bot
-        self._budget = CALLBACK_BUDGET_SECONDS if callback_budget is None else callback_budget
         self._api_timeout = api_timeout
         self._health = Health("feishu")
         self._bridge: LoopBridge | None = None
@@ -195,6 +142,10 @@ class FeishuAdapter:
         self._stopping = threading.Event()
         # Card callbacks do not say whether the chat is a group; messages do. Unknown chats count as groups.
         self._chat_is_group: OrderedDict[str, bool] = OrderedDict()
+        # ... nor the user's language: the last message in the chat does, for answering a click at once.
+        self._chat_lang: dict[str, Lang] = {}
+        # display names for cards: the contact API once per person, cached in Redis (`bot.store` if the bot has one)
+        self._people = People(Platform.FEISHU, getattr(bot, "store", None), self._contact_name)
 
     @property
     def health(self) -> Health:
@@ -230,6 +181,12 @@ class FeishuAdapter:
         self._health.down()
 
     # --- outbound (bot's loop; the SDK's sync calls run in worker threads) ---------------------------------
+
+    async def post_text(self, chat_id: str, text: str, lang: Lang) -> None:
+        """A plain text message; `text` may echo names or user input, so tags (`<at ...>`) are broken first."""
+        body, _ = bound_text(plain_im(text), TEXT_LIMIT, tr(lang, "…（已截断）", "… (truncated)"))
+        content = json.dumps({"text": body}, ensure_ascii=False)
+        await self.post_message(chat_id=chat_id, reply_to=None, msg_type="text", content=content)
 
     async def post_message(self, *, chat_id: str, reply_to: str | None, msg_type: str, content: str) -> str | None:
         from lark_oapi.api.im.v1 import (
@@ -282,6 +239,17 @@ class FeishuAdapter:
             self._forget_token()
             resp = await asyncio.to_thread(method, req)
         return resp
+
+    async def _contact_name(self, open_id: str) -> str | None:
+        """The person's name from the contact API (needs the app's contact read scope; None when not granted)."""
+        from lark_oapi.api.contact.v3 import GetUserRequest
+
+        req = GetUserRequest.builder().user_id(open_id).user_id_type("open_id").build()
+        resp = await self._call(self._api.contact.v3.user.get, req)
+        if not resp.success() or resp.data is None or resp.data.user is None:
+            log.info("feishu: no contact name for %s: code %s %s", open_id, resp.code, resp.msg)
+            return None
+        return str(resp.data.user.name or "") or None
 
     def _forget_token(self) -> None:
         from lark_oapi.core.token.manager import TokenManager
@@ -361,26 +329,25 @@ class FeishuAdapter:
 
     # --- frames -> events (ws thread; must return fast) ----------------------------------------------------
 
-    def _remember_chat(self, chat_id: str, is_group: bool) -> None:
+    def _remember_chat(self, chat_id: str, is_group: bool, lang: Lang) -> None:
         self._chat_is_group[chat_id] = is_group
         self._chat_is_group.move_to_end(chat_id)
+        self._chat_lang[chat_id] = lang
         while len(self._chat_is_group) > CHAT_CACHE_SIZE:
-            self._chat_is_group.popitem(last=False)
+            old, _ = self._chat_is_group.popitem(last=False)
+            self._chat_lang.pop(old, None)
 
-    def _submit(self, event: InboundEvent, responder: FeishuResponder, slot: _CallbackSlot | None = None) -> None:
+    def _submit(self, event: InboundEvent, responder: FeishuResponder) -> None:
         assert self._bridge is not None
+        self._bridge.submit(self._named_submit(event, responder))
 
-        async def hand_over() -> None:
-            try:
-                taken = await self.bot.dispatcher.submit(event, responder)
-            except Exception:
-                if slot is not None:
-                    slot.seal()
-                raise
-            if not taken and slot is not None:
-                slot.seal()  # a redelivered click: nothing will answer it, do not keep the callback waiting
-
-        self._bridge.submit(hand_over())
+    async def _named_submit(self, event: InboundEvent, responder: FeishuResponder) -> None:
+        # the name first, so the first card that names this person already shows it (bounded by LOOKUP_TIMEOUT)
+        try:
+            await self._people.learn(event.sender.user_id)
+        except Exception:  # a name is a nicety; the event is not
+            log.warning("feishu: resolving a display name failed", exc_info=True)
+        await self.bot.dispatcher.submit(event, responder)
 
     def _on_message(self, data: Any) -> None:
         ev = data.event
@@ -400,9 +367,14 @@ class FeishuAdapter:
             raw = raw.replace(key, "" if is_bot else f"@{m.name or ''}") if key else raw
         raw = re.sub(r"[ \t]{2,}", " ", raw)  # where a mention was cut out
         is_group = msg.chat_type != "p2p"
-        self._remember_chat(msg.chat_id, is_group)
+        lang = detect_lang(raw[:200], Lang.ZH)
+        self._remember_chat(msg.chat_id, is_group, lang)
         text = addressed_text(raw, is_group=is_group, mentioned=mentioned)
         if text is None:
+            return
+        if has_lone_surrogate(text, msg.chat_id, msg.message_id):
+            assert self._bridge is not None
+            self._bridge.submit(self.post_text(msg.chat_id, invalid_input_text(lang), lang))
             return
         sid = sender.sender_id if sender is not None else None
         user_id = (sid.open_id or sid.user_id or "") if sid is not None else ""
@@ -419,10 +391,12 @@ class FeishuAdapter:
         self._submit(event, FeishuResponder(adapter=self, event=event, reply_to=msg.message_id))
 
     def _on_card(self, data: Any) -> Any:
+        """Answered at once, never after waiting on the bot (see the module docstring)."""
         from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
 
         ev = data.event
-        payload = button_payload(ev.action.value if ev.action is not None else None)
+        value = ev.action.value if ev.action is not None else None
+        payload = button_payload(value)
         chat_id = ev.context.open_chat_id if ev.context is not None else None
         message_id = ev.context.open_message_id if ev.context is not None else None
         user_id = (ev.operator.open_id or ev.operator.user_id) if ev.operator is not None else None
@@ -430,21 +404,27 @@ class FeishuAdapter:
         if payload is None or not chat_id or not user_id or not event_id:
             log.warning("feishu: card callback without our button payload; ignored")
             return P2CardActionTriggerResponse({})
+        # the clicked card's own language: an English card clicked in a chat that since spoke Chinese stays English
+        lang = button_lang(value) or self._chat_lang.get(chat_id, Lang.ZH)
+        if has_lone_surrogate(payload, chat_id, user_id, event_id, message_id or ""):
+            return P2CardActionTriggerResponse(_toast("error", invalid_input_text(lang, button=True)))
+        conversation = Conversation(Platform.FEISHU, chat_id, is_group=self._chat_is_group.get(chat_id, True))
+        try:  # pure and cheap: a forged, foreign or expired button is refused here, in the callback's answer
+            self.bot.codec.decode(payload, conversation.chat_key)
+        except InvalidPayload as exc:
+            return P2CardActionTriggerResponse(_toast("error", refusal_text(lang, exc.reason)))
         event = CardActionEvent(
             event_id=event_id,
-            conversation=Conversation(Platform.FEISHU, chat_id, is_group=self._chat_is_group.get(chat_id, True)),
+            conversation=conversation,
             sender=Sender(user_id),
             payload=payload,
             message_ref=message_id,
             form={str(k): str(v) for k, v in (ev.action.form_value or {}).items()} if ev.action else {},
             received_at=time.time(),
         )
-        slot = _CallbackSlot(message_id, self._budget)
-        self._submit(event, FeishuResponder(adapter=self, event=event, slot=slot), slot)
-        slot.wait()
-        answer: dict[str, Any] = {}
-        if slot.toast is not None:
-            answer["toast"] = {"type": "info", "content": slot.toast}
-        if slot.card is not None:
-            answer["card"] = {"type": "raw", "data": slot.card}
-        return P2CardActionTriggerResponse(answer)
+        self._submit(event, FeishuResponder(adapter=self, event=event, lang=lang))
+        return P2CardActionTriggerResponse(_toast("info", tr(lang, "处理中…", "Working on it…")))
+
+
+def _toast(kind: str, text: str) -> dict[str, Any]:
+    return {"toast": {"type": kind, "content": text}}

@@ -72,6 +72,12 @@ class FeishuMessage:
         )
 
 
+# Feishu's send-message docs: text bodies up to 150 KB, card and rich-text bodies up to 30 KB, counted on the
+# request body as sent (the card is an escaped string in it). 30,000: the stricter reading of "30 KB".
+MAX_TEXT_BODY_BYTES = 150 * 1024
+MAX_CARD_BODY_BYTES = 30_000
+
+
 class FeishuEmulator(EmulatorServer):
     def __init__(
         self, app_id: str = "cli_emulated", app_secret: str = "feishu-secret", bot_open_id: str = "ou_bot"
@@ -90,6 +96,10 @@ class FeishuEmulator(EmulatorServer):
         self._ids = itertools.count(1)
         # Replies name only the message replied to; the emulator learns the chat of each message it pushed.
         self.inbound_chats: dict[str, str] = {}
+        # the tenant's contact directory (open_id -> name) and how often each was looked up
+        self.users: dict[str, str] = {}
+        self.contact_lookups: list[str] = []
+        self.body_sizes: list[int] = []  # bytes of each message body received (create, reply, patch)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/callback/ws/endpoint", self._endpoint)
@@ -99,6 +109,7 @@ class FeishuEmulator(EmulatorServer):
         app.router.add_post("/open-apis/im/v1/messages", self._create)
         app.router.add_post("/open-apis/im/v1/messages/{message_id}/reply", self._reply)
         app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self._patch)
+        app.router.add_get("/open-apis/contact/v3/users/{user_id}", self._contact_user)
 
     # --- gateway ----------------------------------------------------------------------------------------------
 
@@ -303,6 +314,18 @@ class FeishuEmulator(EmulatorServer):
             {"code": 0, "msg": "ok", "bot": {"app_name": "KubeDuty", "open_id": self.bot_open_id, "activate_status": 2}}
         )
 
+    async def _contact_user(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"code": 99991663, "msg": "invalid token"}, status=401)
+        if request.query.get("user_id_type") != "open_id":
+            return web.json_response({"code": 99992402, "msg": "field validation failed"}, status=400)
+        open_id = request.match_info["user_id"]
+        self.contact_lookups.append(open_id)
+        name = self.users.get(open_id)
+        if name is None:  # the real API's answer for an id outside the app's contact scope
+            return web.json_response({"code": 41050, "msg": "no user authority error"}, status=400)
+        return web.json_response({"code": 0, "msg": "success", "data": {"user": {"open_id": open_id, "name": name}}})
+
     def _store(self, chat_id: str, body: dict[str, Any], reply_to: str | None) -> web.Response:
         mid = f"om_out_{next(self._ids)}"
         content = json.loads(body["content"])
@@ -312,18 +335,34 @@ class FeishuEmulator(EmulatorServer):
             {"code": 0, "msg": "success", "data": {"message_id": mid, "chat_id": chat_id, "msg_type": body["msg_type"]}}
         )
 
+    async def _sized_body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The JSON body, or Feishu's refusal when the body AS SENT is over its limit (cards: 30 KB)."""
+        raw = await request.read()
+        body: dict[str, Any] = json.loads(raw)
+        limit = MAX_TEXT_BODY_BYTES if body.get("msg_type") == "text" else MAX_CARD_BODY_BYTES
+        self.body_sizes.append(len(raw))
+        if len(raw) > limit:
+            return web.json_response(
+                {"code": 230025, "msg": f"message content too long: {len(raw)} > {limit} bytes"}, status=400
+            )
+        return body
+
     async def _create(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": 99991663, "msg": "invalid token"}, status=401)
         if request.query.get("receive_id_type") != "chat_id":
             return web.json_response({"code": 230001, "msg": "bad receive_id_type"}, status=400)
-        body = await request.json()
+        body = await self._sized_body(request)
+        if isinstance(body, web.Response):
+            return body
         return self._store(body["receive_id"], body, None)
 
     async def _reply(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": 99991663, "msg": "invalid token"}, status=401)
-        body = await request.json()
+        body = await self._sized_body(request)
+        if isinstance(body, web.Response):
+            return body
         chat_id = self.inbound_chats.get(request.match_info["message_id"], "oc_unknown")
         return self._store(chat_id, body, request.match_info["message_id"])
 
@@ -333,7 +372,9 @@ class FeishuEmulator(EmulatorServer):
         msg = self.messages.get(request.match_info["message_id"])
         if msg is None:
             return web.json_response({"code": 230011, "msg": "message not found"}, status=400)
-        body = await request.json()
+        body = await self._sized_body(request)
+        if isinstance(body, web.Response):
+            return body
         msg.content = json.loads(body["content"])
         msg.versions.append(msg.content)
         return web.json_response({"code": 0, "msg": "success", "data": {}})
