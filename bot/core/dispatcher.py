@@ -68,52 +68,44 @@ def error_card(lang: Lang, ref: str) -> Card:
     )
 
 
+def _notice(lang: Lang, tone: Tone, title: tuple[str, str], body: tuple[str, str]) -> Card:
+    return Card(title=tr(lang, *title), tone=tone, blocks=(Markdown(tr(lang, *body)),))
+
+
 def storage_retrying_card(lang: Lang) -> Card:
-    return Card(
-        title=tr(lang, "存储暂时不可用", "Storage is unavailable"),
-        tone=Tone.WARNING,
-        blocks=(
-            Markdown(
-                tr(
-                    lang,
-                    "存储暂时不可用，我会继续重试，恢复后马上处理这条消息。",
-                    "Storage is unavailable; I'll keep trying and handle this message as soon as it is back.",
-                )
-            ),
+    return _notice(
+        lang,
+        Tone.WARNING,
+        ("存储暂时不可用", "Storage is unavailable"),
+        (
+            "存储暂时不可用，我会继续重试，恢复后马上处理这条消息。",
+            "Storage is unavailable; I'll keep trying and handle this message as soon as it is back.",
         ),
     )
 
 
 def storage_gave_up_card(lang: Lang) -> Card:
-    return Card(
-        title=tr(lang, "这条消息没有处理", "This message was not handled"),
-        tone=Tone.DANGER,
-        blocks=(
-            Markdown(
-                tr(
-                    lang,
-                    "存储一直不可用，这条消息没有处理，集群没有任何改动。请稍后重新发送。",
-                    "Storage is still unavailable, so this message was not handled and nothing in the cluster "
-                    "changed. Please send it again later.",
-                )
-            ),
+    return _notice(
+        lang,
+        Tone.DANGER,
+        ("这条消息没有处理", "This message was not handled"),
+        (
+            "存储一直不可用，这条消息没有处理，集群没有任何改动。请稍后重新发送。",
+            "Storage is still unavailable, so this message was not handled and nothing in the cluster "
+            "changed. Please send it again later.",
         ),
     )
 
 
 def storage_unfinished_card(lang: Lang) -> Card:
-    return Card(
-        title=tr(lang, "没有处理完", "Not finished"),
-        tone=Tone.WARNING,
-        blocks=(
-            Markdown(
-                tr(
-                    lang,
-                    "存储暂时不可用，这条消息没有处理完（上面的内容可能不完整）。请稍后重新发送。",
-                    "Storage became unavailable before I finished this message (what is above may be "
-                    "incomplete). Please send it again later.",
-                )
-            ),
+    return _notice(
+        lang,
+        Tone.WARNING,
+        ("没有处理完", "Not finished"),
+        (
+            "存储暂时不可用，这条消息没有处理完（上面的内容可能不完整）。请稍后重新发送。",
+            "Storage became unavailable before I finished this message (what is above may be "
+            "incomplete). Please send it again later.",
         ),
     )
 
