@@ -95,7 +95,12 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _default_gateway(settings: Settings, tracker: TaskTracker, closers: list[Callable[[], Awaitable[Any]]]) -> Gateway:
+def _default_gateway(
+    settings: Settings,
+    tracker: TaskTracker,
+    closers: list[Callable[[], Awaitable[Any]]],
+    kubes: list[Any] | None = None,
+) -> Gateway:
     """Our catalogue called directly, then the external MCP servers of `settings.mcp_config` (the MCP library
     is imported only when there is one); a server that is down blocks nobody."""
     from bot.tooling.gateway import ToolGateway
@@ -106,6 +111,8 @@ def _default_gateway(settings: Settings, tracker: TaskTracker, closers: list[Cal
         kubeconfig=settings.kubeconfig, context=settings.kube_context, timeout_seconds=settings.kube_timeout_seconds
     )
     closers.append(kube.close)
+    if kubes is not None:
+        kubes.append(kube)  # the live log follow streams through the same clients
     sources = build_sources(settings, kube, tasks=tracker)
     gateway = ToolGateway(sources)
 
@@ -204,12 +211,16 @@ def build_bot(
         )
         closers.append(store.close)
     codec = ActionCodec(settings.action_secret.get_secret_value(), settings.action_ttl_seconds, clock)
+    kubes: list[Any] = []
     if gateway is None:
         from bot.ops.instrument import MeteredGateway
 
-        gateway = MeteredGateway(_default_gateway(settings, tracker, closers))
+        gateway = MeteredGateway(_default_gateway(settings, tracker, closers, kubes))
     if gate is None:
         gate = _default_gate(settings, store, gateway, codec, clock)
+    audit_close = getattr(getattr(gate, "audit", None), "aclose", None)
+    if audit_close is not None:
+        closers.append(audit_close)  # reads queued for the audit trail are written before the store closes
     if planner is None:
         planner = _default_planner(settings)
         aclose = getattr(planner, "aclose", None)
@@ -232,6 +243,14 @@ def build_bot(
         progress_after=progress_after,
         select_tools=select,
     )
+    from bot.conversation.follow import FollowConfig, FollowHub, kube_source
+
+    engine.follows = FollowHub(
+        source=kube_source(kubes[0]) if kubes else None,  # an injected gateway has no cluster stream to follow
+        store=store,
+        tracker=tracker,
+        config=FollowConfig(settings.follow_seconds, settings.follow_update_seconds, settings.follow_max),
+    )
     from bot.ops.instrument import metered_handler
 
     handler: Any = engine
@@ -241,7 +260,14 @@ def build_bot(
 
         # alert buttons and /incidents are answered in front of the engine; everything else passes through
         alerts = build_alerts(
-            settings, store=store, tracker=tracker, codec=codec, gate=gate, inner=engine, toolbox=toolbox
+            settings,
+            store=store,
+            tracker=tracker,
+            codec=codec,
+            gate=gate,
+            inner=engine,
+            toolbox=toolbox,
+            planner=planner,
         )
         closers.append(alerts.close)
         handler = alerts.handler
@@ -253,6 +279,7 @@ def build_bot(
             user=Rate(settings.rate_user_per_minute, burst=10), chat=Rate(settings.rate_chat_per_minute, burst=30)
         ),
         outage_retry_seconds=settings.store_outage_retry_seconds,
+        handler_dedupes=handler is engine,  # the engine checks redeliveries in the round trip that takes its lock
     )
     return Bot(
         settings=settings,
@@ -276,8 +303,8 @@ def _logging(settings: Settings, *, quiet: bool) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
-async def _console(settings: Settings, user: str | None = None) -> int:
-    from bot.channels.console import run_console_channel
+async def _console(settings: Settings, user: str | None = None, oncall: Any = None) -> int:
+    from bot.channels.console import ConsoleChannel, run_console_channel
 
     # piped output is read afterwards, not watched: a "working on it" card there is only noise
     bot = build_bot(settings, progress_after=1.0 if sys.stdin.isatty() else 0)
@@ -292,14 +319,20 @@ async def _console(settings: Settings, user: str | None = None) -> int:
             )
             return 1
         await bot.start()
-        return await run_console_channel(bot, user=user)
+
+        async def prepare(channel: ConsoleChannel) -> None:  # the demo's on-call loop (bot.alerts.demo)
+            await oncall.attach(bot, channel)
+
+        return await run_console_channel(bot, user=user, prepare=prepare if oncall is not None else None)
     finally:
+        if oncall is not None:
+            await oncall.close(settle=not sys.stdin.isatty())
         await bot.close()
 
 
-def _run(settings: Settings, user: str | None = None) -> int:
+def _run(settings: Settings, user: str | None = None, oncall: Any = None) -> int:
     try:
-        return asyncio.run(_console(settings, user))
+        return asyncio.run(_console(settings, user, oncall))
     except KeyboardInterrupt:  # Ctrl-C in the terminal: leave quietly
         return 130
     except BadRedisUrl as exc:
@@ -336,7 +369,10 @@ def run_demo(user: str | None = None) -> int:
             path = Path(tmp) / "kubeconfig"
             path.write_text(yaml.safe_dump(multi_kubeconfig(clusters, current="sandbox"), sort_keys=False))
             demo = settings.model_copy(update={"kubeconfig": str(path), "kube_context": "sandbox", "redis_url": None})
-            return _run(demo, user)
+            from bot.alerts.demo import DemoOnCall
+
+            oncall = DemoOnCall(clusters["sandbox"])  # alerts from the sandbox into the console; `/drill oom checkout`
+            return _run(oncall.configure(demo), user, oncall)
     finally:
         for handle in clusters.values():
             handle.stop()

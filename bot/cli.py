@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+
+from bot.fastpath import fast_path
+
+if __name__ == "__main__" or sys.argv[0].endswith("kubeduty"):  # the program, not an import (tests)
+    # Start-up creates ~10^5 tracked objects that live as long as the process (modules, classes, models): the
+    # default thresholds run ~250 collections over them that free almost nothing, ~6% of the import CPU.
+    # `bot.app.tune_gc` sets the thresholds for running once started.
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        fast_path(sys.argv[1:])  # `demo`, `mcp serve` (stdio) start without typer (bot/fastpath.py); exit if run
+    except Exception as exc:  # noqa: BLE001  (re-raised unless a bad setting: one line, exit 2)
+        from bot.ops.settings_errors import exit_on_settings_error
+
+        exit_on_settings_error(exc)
+
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,9 +92,25 @@ def sandbox_serve(
     manifests: Annotated[Path | None, typer.Option(help="Load these objects (e.g. RBAC) before serving")] = None,
     freeze_time: Annotated[bool, typer.Option(help="Keep statuses still (no restarts, instant rollouts)")] = False,
     speed: Annotated[float, typer.Option(help="Time speed-up for back-offs and start-ups")] = 1.0,
+    alert_webhook: Annotated[
+        str | None, typer.Option(help="Post Alertmanager-format alerts here (the bot's receiver), no Prometheus needed")
+    ] = None,
+    alert_token_file: Annotated[
+        Path | None, typer.Option(help="File with the receiver's bearer token (else $ALERTS_TOKEN)")
+    ] = None,
 ) -> None:
     """Run the sandbox cluster alone, so kubectl and other tools can use it."""
+    import os
+
     from tools.sandbox.serve import serve
+
+    # the token from a file or the environment, never the command line (other users can read that)
+    token = (
+        alert_token_file.read_text(encoding="utf-8").strip() if alert_token_file else os.environ.get("ALERTS_TOKEN", "")
+    )
+    if alert_webhook and not token:
+        typer.echo("--alert-webhook needs a token: --alert-token-file or $ALERTS_TOKEN", err=True)
+        raise typer.Exit(2)
 
     raise typer.Exit(
         serve(
@@ -91,8 +124,28 @@ def sandbox_serve(
             manifests=manifests,
             freeze_time=freeze_time,
             speed=speed,
+            alert_webhook=alert_webhook,
+            alert_token=token,
         )
     )
+
+
+@sandbox_app.command("incident")
+def sandbox_incident(
+    kind: Annotated[str, typer.Argument(help="oom | crashloop | imagepull | pending | badrollout")],
+    name: Annotated[str, typer.Argument(help="The Deployment to break, e.g. orders")],
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Its namespace, if the name is not unique")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="The kubeconfig `sandbox serve` wrote (default $KUBECONFIG)")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="Kubeconfig context (default: current)")] = None,
+) -> None:
+    """Trigger a scripted incident in a running `kubeduty sandbox serve` (as its cluster-admin)."""
+    from tools.sandbox.drill_client import run_cli
+
+    raise typer.Exit(run_cli(kind, name, namespace, kubeconfig, context))
 
 
 @mcp_app.command("serve")
@@ -103,6 +156,10 @@ def mcp_serve(
     read_only: Annotated[bool, typer.Option("--read-only/--allow-mutations", help="Refuse mutating tools")] = True,
 ) -> None:
     """Expose the built-in Kubernetes tools over MCP."""
+    if transport == "stdio":  # discovery answered before the MCP SDK loads (tools/mcp_front.py)
+        from tools.mcp_front import serve_stdio
+
+        raise typer.Exit(serve_stdio(read_only=read_only))
     from tools.mcp_server import serve as serve_mcp
 
     raise typer.Exit(serve_mcp(transport=transport, host=host, port=port, read_only=read_only))
@@ -155,7 +212,12 @@ def runbook_check(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # noqa: BLE001  (re-raised unless a bad setting: one line, exit 2)
+        from bot.ops.settings_errors import exit_on_settings_error
+
+        exit_on_settings_error(exc)
 
 
 if __name__ == "__main__":

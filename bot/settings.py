@@ -5,11 +5,13 @@ Everything else receives a `Settings` instance (or the values it needs) as an ar
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,8 +70,18 @@ class Settings(BaseSettings):
         description="HMAC secret signing button payloads; set a long random value in production",
     )
     action_ttl_seconds: int = Field(default=24 * 3600, description="How long a button stays valid")
-    policy_files: list[str] = Field(
-        default_factory=list, description="Policy YAML files; empty = policies/default.yaml"
+    follow_seconds: int = Field(default=180, ge=5, le=3600, description="How long a live log card follows (/logs -f)")
+    follow_update_seconds: float = Field(
+        default=2.0,
+        ge=0.5,
+        le=60,
+        description="Seconds between live log card updates (raised to each platform's minimum)",
+    )
+    follow_max: int = Field(default=20, ge=1, le=500, description="Live log cards one replica runs at most")
+    # NoDecode: the raw text reaches `_paths`, so a plain path works as well as a JSON list
+    policy_files: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Policy YAML files: a JSON list, one path, or comma-separated paths; empty = policies/default.yaml",
     )
     audit_log_path: str = Field(
         default="kubeduty-audit.jsonl", description="JSON-lines audit file (rotated); empty = no file"
@@ -95,6 +107,9 @@ class Settings(BaseSettings):
     dingtalk_client_secret: SecretStr | None = Field(default=None, description="DingTalk app AppSecret")
     dingtalk_openapi_endpoint: str | None = Field(default=None, description="DingTalk OpenAPI base (SDK's own var)")
     dingtalk_card_template_id: str | None = Field(default=None, description="DingTalk interactive card template id")
+    dingtalk_ai_card_template_id: str | None = Field(
+        default=None, description="DingTalk AI card template id for streamed answers (unset: no streaming)"
+    )
 
     # --- Feishu / Lark (long connection) ---
     feishu_app_id: str | None = Field(default=None, description="Feishu app id")
@@ -121,6 +136,20 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=20.0, description="On SIGTERM, how long in-flight turns may finish before the platforms close"
     )
+
+    @field_validator("policy_files", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        """`["a.yaml","b.yaml"]`, `/etc/kd/policy.yaml` or `a.yaml, b.yaml` (paths never hold commas here)."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError as exc:
+                raise ValueError(f"not a valid JSON list: {exc}") from exc
+        return [p.strip() for p in text.split(",") if p.strip()]
 
     @property
     def llm_enabled(self) -> bool:

@@ -12,10 +12,18 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bot.render import names
 from bot.store import Store, open_store
 from tests.support.redis_server import RedisHandle, ensure_redis
 
 pytest_plugins = ["tests.support.sandbox_fixtures", "tests.support.llm_fixtures", "tests.support.redis_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def no_names_remembered() -> None:
+    """Display names are remembered per process (`bot.render.names`); each test starts like a fresh process, so
+    a name learnt in one test ("Bob") never shows on another test's cards."""
+    names.forget_all()
 
 
 @pytest.fixture(scope="session")

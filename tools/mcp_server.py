@@ -135,8 +135,16 @@ async def _run_catalogue(
 class CatalogueServer(MCPServer[Any]):
     """An `MCPServer` that refuses (with a reason) calls to the mutating tools it does not expose."""
 
-    def __init__(self, *, refused: Mapping[str, str], warm: Callable[[], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        refused: Mapping[str, str],
+        warm: Callable[[], None] | None = None,
+        read_only: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.read_only = read_only
         self._refused = dict(refused)
         self._warm = warm
 
@@ -192,6 +200,7 @@ def build_server(
     return CatalogueServer(
         refused=refused,
         warm=warm,
+        read_only=read_only,
         name=SERVER_NAME,
         title="KubeDuty Kubernetes tools",
         instructions=(
@@ -222,12 +231,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
-    """`kubeduty mcp serve`: run until stdin closes (stdio) or Ctrl-C (http). Returns the exit code."""
-    if transport not in ("stdio", "http"):
-        print(f"error: unknown transport '{transport}' (use stdio or http)", file=sys.stderr)
-        return 2
-    from tools.k8s.client import KubeClients, warm_up
+def prepare(*, read_only: bool, warm: Callable[[], None] | None = None) -> tuple[Any, CatalogueServer]:
+    """The kube clients (from KUBECONFIG / KUBE_CONTEXT) and the server over them. Safe in any thread: nothing
+    here binds an event loop (`tools/mcp_front.py` builds them while it answers discovery)."""
+    from tools.k8s.client import KubeClients
 
     timeout = float(os.environ.get("KUBE_TIMEOUT_SECONDS") or 10.0)
     kube = KubeClients(
@@ -235,8 +242,25 @@ def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
         context=os.environ.get("KUBE_CONTEXT") or None,
         timeout_seconds=timeout,
     )
-    server = build_server(kube=kube, read_only=read_only, log_level="WARNING", warm=warm_up)
-    if transport == "http" and not _is_loopback(host) and not read_only:
+    return kube, build_server(kube=kube, read_only=read_only, log_level="WARNING", warm=warm)
+
+
+def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
+    """`kubeduty mcp serve`: run until stdin closes (stdio) or Ctrl-C (http). Returns the exit code."""
+    if transport not in ("stdio", "http"):
+        print(f"error: unknown transport '{transport}' (use stdio or http)", file=sys.stderr)
+        return 2
+    from tools.k8s.client import warm_up
+
+    return serve_prepared(prepare(read_only=read_only, warm=warm_up), transport=transport, host=host, port=port)
+
+
+def serve_prepared(
+    prepared: tuple[Any, CatalogueServer], *, transport: str, host: str, port: int, handover: Any = None
+) -> int:
+    """Serve a `prepare`d server. `handover` (stdio only): what `tools/mcp_front.py` already answered."""
+    kube, server = prepared
+    if transport == "http" and not _is_loopback(host) and not server.read_only:
         # No authentication on this transport: anyone who reaches the port can call the tools.
         print(
             f"warning: serving mutating tools without authentication on {host}:{port}; "
@@ -249,10 +273,10 @@ def serve(*, transport: str, host: str, port: int, read_only: bool) -> int:
             if transport == "stdio":
                 from tools.mcp_stdio import serve_stdio  # answers malformed lines with JSON-RPC errors
 
-                await serve_stdio(server)
+                await serve_stdio(server, handover=handover)
             else:
                 print(
-                    f"KubeDuty MCP server on http://{host}:{port}/mcp ({'read-only' if read_only else 'read-write'})",
+                    f"KubeDuty MCP server on http://{host}:{port}/mcp ({'read-only' if server.read_only else 'read-write'})",
                     file=sys.stderr,
                     flush=True,
                 )

@@ -53,9 +53,11 @@ class PromClient:
             out.append(Sample({}, float(data["result"][1])))
         return QueryResult(expr, True, out)
 
-    async def query_range(self, expr: str, *, seconds: int, step: int) -> tuple[list[Series], str]:
-        """A range query ending now; returns (series, error). Kept beside the client so callers need one import."""
-        end = time.time()
+    async def query_range(
+        self, expr: str, *, seconds: int, step: int, end: float | None = None
+    ) -> tuple[list[Series], str]:
+        """A range query ending `end` (now); returns (series, error). Kept beside the client: callers need one import."""
+        end = time.time() if end is None else end
         params = {"query": expr, "start": f"{end - seconds:.0f}", "end": f"{end:.0f}", "step": str(step)}
         try:
             async with aiohttp.ClientSession(timeout=self._timeout) as http:
@@ -68,7 +70,14 @@ class PromClient:
         out: list[Series] = []
         for item in (doc.get("data") or {}).get("result") or []:
             try:
-                out.append(Series(dict(item.get("metric") or {}), [float(v[1]) for v in item.get("values") or []]))
+                points = item.get("values") or []
+                out.append(
+                    Series(
+                        dict(item.get("metric") or {}),
+                        [float(v[1]) for v in points],
+                        [float(v[0]) for v in points],
+                    )
+                )
             except (TypeError, ValueError, IndexError):
                 continue
         return out, ""
@@ -78,6 +87,7 @@ class PromClient:
 class Series:
     labels: dict[str, str]
     values: list[float]
+    times: list[float] = field(default_factory=list)  # unix seconds of each value
 
 
 _BARS = "▁▂▃▄▅▆▇█"

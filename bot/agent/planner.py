@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_UNKNOWN_TOOL_STRIKES = 1  # told once; a second made-up tool ends the turn
 ANSWER_CHARS = 6_000
+STREAM_MAX_SECONDS = 600.0  # one streamed completion, however steadily it produces text
 READ_CONCURRENCY = 4  # reads of one step run together, a few at a time
 
 
@@ -69,7 +70,7 @@ class OpenAIPlanner:
         settings: Settings,
         *,
         max_retries: int = 1,
-        progress_interval: float = 0.5,
+        progress_interval: float = 0.2,  # pushes are cheap: the card stream paces them to the platform
         per_result_chars: int = PER_RESULT_CHARS,
         total_chars: int = TOTAL_CHARS,
         temperature: float | None = 0.1,
@@ -283,11 +284,13 @@ class OpenAIPlanner:
         if self._temperature is not None:
             kwargs["temperature"] = self._temperature
         # The client's own timeout bounds each attempt; this bounds attempts plus a slow trickle of a stream.
+        # A stream that keeps producing text moves the deadline on (a long answer is streamed, not cut), up to
+        # STREAM_MAX_SECONDS in all; one that stalls for the timeout fails as before.
         deadline = self._timeout * (self._max_retries + 1) + 5
         try:
-            async with asyncio.timeout(deadline):
+            async with asyncio.timeout(deadline) as budget:
                 if on_progress is not None:
-                    return await self._stream(kwargs, on_progress)
+                    return await self._stream(kwargs, on_progress, budget)
                 response = await self._client.chat.completions.create(**kwargs)
                 return _from_response(response)
         except LLMFailure:
@@ -331,14 +334,19 @@ class OpenAIPlanner:
         s = f"{self._timeout:g}"
         return LLMFailure(f"大模型 {s} 秒内没有响应。", f"The LLM did not answer within {s}s.")
 
-    async def _stream(self, kwargs: dict[str, Any], on_progress: OnProgress) -> _Completion:
+    async def _stream(
+        self, kwargs: dict[str, Any], on_progress: OnProgress, budget: asyncio.Timeout | None = None
+    ) -> _Completion:
         loop = asyncio.get_running_loop()
+        hard_end = loop.time() + STREAM_MAX_SECONDS
         stream = await self._client.chat.completions.create(**kwargs, stream=True)
         text_parts: list[str] = []
         calls: dict[int, _RawCall] = {}
         sent, last_sent_at = "", float("-inf")
         try:
             async for chunk in stream:
+                if budget is not None:  # still producing: the deadline is the timeout from now, within the cap
+                    budget.reschedule(min(hard_end, loop.time() + self._timeout + 5))
                 for choice in chunk.choices or []:
                     delta = choice.delta
                     if delta is None:

@@ -7,15 +7,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.alerts.incidents import AlertState, Incident
-from bot.alerts.routing import Priority
+from bot.alerts.routing import Priority, oncall_entry
 from bot.core.actions import Action
-from bot.core.cards import Button, ButtonStyle, Card, Fields, Markdown, Note, Table, Tone
+from bot.core.cards import Button, ButtonStyle, Card, Fields, Markdown, Mention, Note, Table, Tone
 from bot.core.i18n import Lang, tr
 
 MAX_ALERT_ROWS = 10
 MAX_TIMELINE_ROWS = 8
 MAX_REPORT_TIMELINE_ROWS = 20
 MAX_STORM_ROWS = 15
+MAX_MENTIONED = 20
 
 OP_CLAIM = "al.claim"
 OP_DIAGNOSE = "al.diag"
@@ -27,6 +28,8 @@ ALERT_OPS = frozenset({OP_CLAIM, OP_DIAGNOSE, OP_SILENCE, OP_UNSILENCE, OP_RUNBO
 _KIND_TEXT: dict[str, tuple[str, str]] = {
     "fired": ("告警触发", "fired"),
     "notified": ("已通知", "notified"),
+    "escalated": ("已加急提醒值班人", "on-call people escalated (urgent)"),
+    "escalation_failed": ("加急提醒失败（卡片已送达）", "urgent escalation failed (the card was delivered)"),
     "recorded": ("仅记录（P3）", "recorded only (P3)"),
     "alert_resolved": ("部分告警恢复", "alerts resolved"),
     "resolved": ("已恢复", "resolved"),
@@ -89,14 +92,17 @@ def _status_text(inc: Incident, lang: Lang) -> str:
     return tr(lang, "🔥 告警中", "🔥 firing")
 
 
-def mention_line(inc: Incident, lang: Lang) -> str | None:
+def mention_of(inc: Incident, lang: Lang) -> Mention | None:
+    """The severity policy's notification, as a typed mention each platform renders for real: P0 @all plus the
+    platform's urgent escalation to the on-call people (when first sent), P1 @ the on-call people, else none."""
     if inc.resolved:
         return None
+    people = tuple(oncall_entry(entry) for entry in inc.oncall[:MAX_MENTIONED])
     if inc.priority is Priority.P0:
-        return tr(lang, "@所有人 P0 紧急告警，请立即处理", "@all P0 urgent alert: act now")
-    if inc.priority is Priority.P1 and inc.oncall:
-        names = " ".join("@" + who.split(":", 1)[-1] for who in inc.oncall[:10])
-        return tr(lang, "{names} 请值班同学处理", "{names} on call, please take a look", names=names)
+        text = tr(lang, "P0 紧急告警，请立即处理", "P0 urgent alert: act now")
+        return Mention(people=people, everyone=True, urgent=True, text=text)
+    if inc.priority is Priority.P1 and people:
+        return Mention(people=people, text=tr(lang, "请值班同学处理", "on call, please take a look"))
     return None
 
 
@@ -137,13 +143,29 @@ def _alert_rows(alerts: Sequence[AlertState], lang: Lang) -> tuple[tuple[tuple[s
     return rows, cut
 
 
+# timeline entries whose detail is a chat key (kept whole in the store and the audit): the card names the platform
+_CHAT_KINDS = frozenset({"notified", "escalated", "escalation_failed"})
+_PLATFORM_TEXT = {
+    "feishu": ("飞书群", "Feishu chat"),
+    "dingtalk": ("钉钉群", "DingTalk chat"),
+    "console": ("控制台", "console"),
+}
+
+
+def _chat_label(chat_key: str, lang: Lang) -> str:
+    """`feishu:oc_…` is an internal id: the card says where (飞书群), not which id."""
+    names = _PLATFORM_TEXT.get(chat_key.partition(":")[0])
+    return tr(lang, *names) if names else chat_key
+
+
 def timeline_lines(inc: Incident, lang: Lang, limit: int = MAX_TIMELINE_ROWS) -> str:
     entries = inc.timeline[-limit:]
     lines = []
     for e in entries:
         zh, en = _KIND_TEXT.get(e.kind, (e.kind, e.kind))
         who = f" · {e.who}" if e.who else ""
-        detail = f" · {e.detail}" if e.detail and e.kind not in ("fired", "alert_resolved") else ""
+        shown = _chat_label(e.detail, lang) if e.kind in _CHAT_KINDS else e.detail
+        detail = f" · {shown}" if shown and e.kind not in ("fired", "alert_resolved") else ""
         lines.append(f"- {hhmm(e.at, lang)} {tr(lang, zh, en)}{who}{detail}")
     hidden = len(inc.timeline) - len(entries) + inc.timeline_dropped
     if hidden > 0:
@@ -154,10 +176,10 @@ def timeline_lines(inc: Incident, lang: Lang, limit: int = MAX_TIMELINE_ROWS) ->
 def alert_card(inc: Incident, *, runbooks: Sequence[tuple[str, str]] = ()) -> Card:
     """The one card of an alert group. `runbooks`: (id, label) pairs matching it, offered as buttons."""
     lang = inc.lang
-    blocks: list[Markdown | Fields | Table | Note] = []
-    mention = mention_line(inc, lang)
+    blocks: list[Markdown | Fields | Table | Note | Mention] = []
+    mention = mention_of(inc, lang)
     if mention:
-        blocks.append(Markdown(f"**{mention}**"))
+        blocks.append(mention)
     if inc.summary:
         blocks.append(Markdown(inc.summary[:500]))
     claimed = inc.claimed_name or inc.claimed_by

@@ -60,7 +60,8 @@ def policy_permit(gate: Any) -> Callable[[str, str, str, str, Lang], str | None]
         decision = decide(policy, who, chat, facts)
         if decision.allowed:
             return None
-        return tr(lang, "你没有权限执行该操作（{v}）。", "You are not allowed to do that ({v}).", v=verb)
+        what = tr(lang, "静默告警", "silence alerts") if verb == "silence" else verb  # no English verb in zh
+        return tr(lang, "你没有权限执行该操作（{v}）。", "You are not allowed to do that ({v}).", v=what)
 
     return permit
 
@@ -75,6 +76,7 @@ def build_alerts(
     inner: Handler,
     toolbox: Any = None,
     extras: dict[str, Any] | None = None,
+    planner: Any = None,
 ) -> AlertsRuntime:
     token = settings.alerts_token.get_secret_value() if settings.alerts_token else ""
     if not token:
@@ -98,8 +100,16 @@ def build_alerts(
         book=book,
         gate=gate,
         gateway=getattr(toolbox, "gateway", None),
+        toolbox=toolbox,  # the diagnosis reads the cluster as the clicking user
+        planner=planner,  # with an LLM, a short summary on top of the diagnosis
         service=service,
-        followup=Followup(service=service, store=store, prom=prom, wait_seconds=settings.approval_ttl_seconds),
+        followup=Followup(
+            service=service,
+            store=store,
+            prom=prom,
+            wait_seconds=settings.approval_ttl_seconds,
+            gateway=getattr(toolbox, "gateway", None),
+        ),
         tracker=tracker,
     )
     extras = {
@@ -115,6 +125,7 @@ def build_alerts(
         inner=inner,
         permit=policy_permit(gate),
         silencer=silencer,
+        tracker=tracker,  # the deferred AI summary is awaited at shutdown like any other task
         **(extras or {}),
     )
     receiver = Receiver(service, token=token, host=settings.alerts_host, port=settings.alerts_port or 0)
@@ -126,5 +137,6 @@ def build_alerts(
             outbox=lambda: service.outbox,
             times=settings.handover_times,
             chats=settings.handover_chats,
+            gateway=getattr(toolbox, "gateway", None),
         )
     return AlertsRuntime(service=service, handler=handler, receiver=receiver, tracker=tracker, handover=handover)

@@ -1,6 +1,7 @@
 """After a runbook is proposed: watch the gate's audit trail for its execution (approved by whom, or cancelled,
 expired, failed), then verify the fix with the runbook's PromQL condition, writing each step into the
-incident's timeline and cards. Runs in the replica that proposed it, as a tracked task; if that replica dies
+incident's timeline and cards (without Prometheus: the runbook's workload healthy in the cluster, see
+bot.alerts.clustercheck). Runs in the replica that proposed it, as a tracked task; if that replica dies
 the gate still executes exactly once, only the follow-up lines are missing."""
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bot.alerts.clustercheck import verify_on_cluster
 from bot.alerts.incidents import Incident
 from bot.alerts.service import AlertService
+from bot.conversation.toolbox import Gateway
+from bot.core.i18n import Lang
+from bot.render.names import display
 from bot.store import Store
 from bot.tooling.types import ToolCall
 from tools.prom import PromClient
@@ -37,6 +42,16 @@ def holds(condition: str, value: float) -> bool:
     return _OPS[op](value, float(number))
 
 
+# why a proposed runbook did not run, from the gate's audit event (zh, en)
+_NOT_EXECUTED: dict[str, tuple[str, str]] = {
+    "cancel": ("已取消", "cancelled"),
+    "expire": ("审批已过期", "the approval expired"),
+    "tamper": ("调用与审批不符，已拒绝", "refused: the call did not match the approval"),
+    "dry_run": ("预演失败，未提交审批", "the dry run failed; nothing was sent for approval"),
+    "execute": ("执行失败", "execution failed"),
+}
+
+
 class Followup:
     def __init__(
         self,
@@ -47,10 +62,12 @@ class Followup:
         wait_seconds: float = 15 * 60,
         poll_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        gateway: Gateway | None = None,
     ) -> None:
         self.service = service
         self.store = store
         self.prom = prom
+        self.gateway = gateway  # reads the cluster when there is no Prometheus to verify with
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
@@ -88,6 +105,8 @@ class Followup:
             for row in rows:
                 if row.get("call_hash") == digest and row.get("event") in ("execute", "cancel", "expire", "tamper"):
                     return row
+                if row.get("call_hash") == digest and row.get("result", "").startswith("dry run failed"):
+                    return {"event": "dry_run", "decision": "failed"}  # no approval was opened: nothing to wait for
             await asyncio.sleep(self.poll_seconds)
         return None
 
@@ -98,29 +117,35 @@ class Followup:
             await self._note(incident_id, "runbook_unknown", detail=title)
             return
         event, decision = row.get("event", ""), row.get("decision", "")
-        approvers = row.get("approvers", "") or row.get("user", "")
+        raw = row.get("approvers", "") or row.get("user", "")
+        approvers = ", ".join(display(s.strip()) for s in raw.split(",") if s.strip())  # names, not subjects
         if event != "execute" or decision != "executed":
-            await self._note(incident_id, "runbook_failed", who=approvers, detail=f"{title}: {event} {decision}")
+            why = _NOT_EXECUTED.get(event, _NOT_EXECUTED["execute"])
+            log.info("alerts: runbook %s for %s not executed: %s %s", book.id, incident_id, event, decision)
+            said = f"{title}：{why[0]}" if lang == "zh" else f"{title}: {why[1]}"
+            await self._note(incident_id, "runbook_failed", who=approvers, detail=said)
             return
-        await self._note(incident_id, "runbook_executed", who=approvers, detail=title, action=f"{title} ({approvers})")
-        await self.verify(incident_id, book, values)
+        done = f"{title}（{approvers}）" if lang == "zh" else f"{title} ({approvers})"
+        await self._note(incident_id, "runbook_executed", who=approvers, detail=title, action=done)
+        await self.verify(incident_id, book, values, lang)
 
-    async def verify(self, incident_id: str, book: Runbook, values: dict[str, str]) -> None:
-        if not book.verify.promql:
-            return
+    async def verify(self, incident_id: str, book: Runbook, values: dict[str, str], lang: str = "zh") -> None:
         if self.prom is None:
-            await self._note(incident_id, "verify_unknown", detail="no PROMETHEUS_URL")
+            # no metrics: the runbook's cluster condition (its workload healthy again), said so on the card
+            await verify_on_cluster(self, incident_id, book, values, Lang(lang) if lang in ("zh", "en") else Lang.ZH)
+            return
+        if not book.verify.promql:
             return
         expr = book.verify.promql
         for name, value in values.items():
             # label values go inside quoted PromQL strings: escape so a value cannot end the string
             expr = expr.replace("{" + name + "}", value.replace("\\", "\\\\").replace('"', '\\"'))
         deadline = self.clock() + book.verify.timeout_seconds
-        last = "no data"
+        last, value = "no data", ""  # `last` for the log (may be Prometheus' English error), `value` for the card
         while self.clock() < deadline:
             result = await self.prom.query(expr)
             if result.ok and result.first is not None:
-                last = f"{result.first:g}"
+                last = value = f"{result.first:g}"
                 if holds(book.verify.condition, result.first):
                     await self._note(incident_id, "verified", detail=f"{last} {book.verify.condition}")
                     return
@@ -128,4 +153,10 @@ class Followup:
                 last = result.error[:100]
             await asyncio.sleep(max(self.poll_seconds, 1.0))
         # not "failed": the metric did not confirm in time, which may still change
-        await self._note(incident_id, "verify_timeout", detail=f"{last} (want {book.verify.condition})")
+        log.info("alerts: %s not verified: %s (want %s)", incident_id, last, book.verify.condition)
+        want = book.verify.condition
+        if lang == "zh":
+            detail = f"最新值 {value}，期望 {want}" if value else f"没有可用的数据，期望 {want}"
+        else:
+            detail = f"{value} (want {want})" if value else f"no data (want {want})"
+        await self._note(incident_id, "verify_timeout", detail=detail)

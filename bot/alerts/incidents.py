@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.alerts.model import Alert, AlertStatus
+from bot.alerts.model import Alert, AlertStatus, summary_of
 from bot.alerts.routing import Priority
 from bot.core.i18n import Lang
 from bot.store import Store
@@ -107,7 +107,7 @@ class Incident(BaseModel):
                 name=alert.name,
                 status=alert.status,
                 labels=dict(alert.labels),
-                summary=alert.annotations.get("summary") or alert.annotations.get("description", ""),
+                summary=summary_of(alert.annotations, self.lang.value),
                 starts_at=_ts(alert.startsAt),
                 ends_at=_ts(alert.endsAt) if alert.status is AlertStatus.RESOLVED else None,
             )

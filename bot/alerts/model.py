@@ -73,6 +73,14 @@ class WebhookPayload(BaseModel):
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+def summary_of(annotations: dict[str, str], lang: str) -> str:
+    """The alert's one-line summary in the card's language: a rule may carry `summary_zh` beside `summary`
+    (the shipped rules do); otherwise the rule's own text, as written."""
+    if lang == "zh" and annotations.get("summary_zh"):
+        return annotations["summary_zh"]
+    return annotations.get("summary") or annotations.get("description", "")
+
+
 class PayloadRejected(Exception):
     """A webhook body we will not act on; `reason` is safe to return to the sender."""
 
@@ -86,7 +94,7 @@ def parse_payload(body: bytes) -> WebhookPayload:
         raise PayloadRejected("body too large")
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…" nested too deep
         raise PayloadRejected("body is not JSON") from exc
     if not isinstance(doc, dict):
         raise PayloadRejected("body is not a JSON object")

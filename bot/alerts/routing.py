@@ -6,7 +6,9 @@ routes:                      # first match wins
     match: {namespace: production}           # label equals value
     match_re: {alertname: "KubePod.*"}       # label matches the whole regex
     chats: [feishu:oc_xxx, dingtalk:cidXXX==]
-    oncall: [feishu:ou_alice]                # @-ed for P0/P1
+    oncall:                                  # @-ed for P1; P0 @all and the urgent escalation goes to them
+      - feishu:ou_alice
+      - {id: "dingtalk:manager7675", name: 张三}   # a name shows next to the @ where the platform needs one
     lang: zh                                 # language of the cards (zh | en)
 default:
   chats: [feishu:oc_platform]
@@ -65,6 +67,13 @@ def priority_of(labels: Mapping[str, str]) -> Priority:
 
 
 _CHAT = re.compile(r"^(dingtalk|feishu|console):\S+$")
+_ONCALL = re.compile(r"^(dingtalk|feishu|console):\S+( \S.{0,63})?$")
+
+
+def oncall_entry(entry: str) -> tuple[str, str]:
+    """(`platform:user_id`, display name) of an on-call entry; the name is the id when none was given."""
+    subject, _, name = entry.partition(" ")
+    return subject, name.strip() or subject.partition(":")[2]
 
 
 class RouteSpec(BaseModel):
@@ -85,6 +94,22 @@ class RouteSpec(BaseModel):
             if not _CHAT.match(chat):
                 raise ValueError(f"chat {chat!r} is not platform:chat_id (dingtalk:…, feishu:…)")
         return chats
+
+    @field_validator("oncall", mode="before")
+    @classmethod
+    def _oncall(cls, people: Any) -> Any:
+        """`platform:user_id`, or {id, name}: kept as one string `platform:user_id name` (see `oncall_entry`)."""
+        if not isinstance(people, list):
+            return people
+        out = []
+        for person in people:
+            if isinstance(person, dict) and set(person) <= {"id", "name"} and isinstance(person.get("id"), str):
+                name = " ".join(str(person.get("name") or "").split())
+                person = f"{person['id']} {name}".strip()
+            if not isinstance(person, str) or not _ONCALL.match(person):
+                raise ValueError(f"oncall {person!r} is not platform:user_id or {{id: platform:user_id, name: ...}}")
+            out.append(person)
+        return out
 
     @field_validator("match_re")
     @classmethod

@@ -12,12 +12,13 @@ from enum import StrEnum
 
 from bot.alerts.cards import alert_card, target_of
 from bot.alerts.incidents import Incident, IncidentStore, new_incident_id
-from bot.alerts.model import AlertStatus, WebhookPayload
-from bot.alerts.outbox import Outbox
+from bot.alerts.model import AlertStatus, WebhookPayload, summary_of
+from bot.alerts.outbox import Outbox, escalation_of
 from bot.alerts.routing import Routing
 from bot.alerts.storm import StormGuard
 from bot.core.cards import Card
 from bot.core.tasks import TaskTracker
+from bot.render.mentions import is_urgent
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class AlertService:
             lang=route.lang,
             title=f"{name} · {target}" if target != "-" else name,
             common_labels=dict(payload.commonLabels),
-            summary=payload.commonAnnotations.get("summary") or payload.commonAnnotations.get("description", ""),
+            summary=summary_of(payload.commonAnnotations, route.lang.value),
             opened_at=now,
             chats=list(route.chats) if route.priority.notifies else [],
             oncall=list(route.oncall),
@@ -159,6 +160,8 @@ class AlertService:
                     if inc.notified_at is None:
                         inc.notified_at = now
                     inc.add(now, "notified", detail=chat)
+                    if is_urgent(card) and (outcome := escalation_of(self.outbox, inc.id)) is not None:
+                        inc.add(now, "escalated" if outcome == "ok" else "escalation_failed", detail=chat)
                 elif ref != NO_UPDATE:
                     await responder.update(ref, card)
                     self.cards_updated += 1

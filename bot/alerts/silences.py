@@ -15,7 +15,12 @@ SILENCE_LABELS = ("alertname", "namespace", "deployment", "statefulset", "contai
 
 
 class SilenceError(Exception):
-    pass
+    """`status`: Alertmanager's HTTP answer, 0 when it could not be reached, -1 when there is nothing to silence by
+    (the card words each kind in the user's language; the English detail is for the log)."""
+
+    def __init__(self, message: str, *, status: int = -1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Silencer:
@@ -42,10 +47,11 @@ class Silencer:
             async with aiohttp.ClientSession(timeout=self._timeout) as http:
                 async with http.post(f"{self._base}/api/v2/silences", json=body) as resp:
                     if resp.status != 200:
-                        raise SilenceError(f"Alertmanager answered {resp.status}: {(await resp.text())[:200]}")
+                        text = (await resp.text())[:200]
+                        raise SilenceError(f"Alertmanager answered {resp.status}: {text}", status=resp.status)
                     doc = await resp.json()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SilenceError(f"Alertmanager unreachable: {exc}") from exc
+            raise SilenceError(f"Alertmanager unreachable: {exc}", status=0) from exc
         return str(doc.get("silenceID", "")), end.timestamp()
 
     async def unsilence(self, silence_id: str) -> None:
@@ -53,6 +59,7 @@ class Silencer:
             async with aiohttp.ClientSession(timeout=self._timeout) as http:
                 async with http.delete(f"{self._base}/api/v2/silence/{silence_id}") as resp:
                     if resp.status not in (200, 404):  # 404: already expired or deleted, which is what we want
-                        raise SilenceError(f"Alertmanager answered {resp.status}: {(await resp.text())[:200]}")
+                        text = (await resp.text())[:200]
+                        raise SilenceError(f"Alertmanager answered {resp.status}: {text}", status=resp.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SilenceError(f"Alertmanager unreachable: {exc}") from exc
+            raise SilenceError(f"Alertmanager unreachable: {exc}", status=0) from exc

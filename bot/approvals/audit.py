@@ -5,6 +5,12 @@ Reads are not decisions: an allowed read goes to a separate, short-lived stream,
 `AUDIT_READ_SAMPLE_RATE`, so a busy day of `/pods` never evicts who changed what. Every read is still counted
 (`kubeduty_audit_entries{kind="read"}`); a denied read is a decision and always kept. The entry's shape is
 `ENTRY_SCHEMA` (documented in deploy/README.md).
+
+Decisions and executions are written before `record` returns. Allowed reads (with `batch_reads`, as the bot
+runs) are stamped and queued instead, and a background task writes them in batches (`bot.store.batch`):
+one pipelined round trip and one file append for many messages, off the message's path. The queue is bounded;
+an entry that does not fit is counted (`kubeduty_audit_entries{kind="read",outcome="dropped"}`), never silently
+lost; `aclose` (shutdown) and `tail` (`/audit`) flush what is queued first.
 """
 
 from __future__ import annotations
@@ -15,14 +21,15 @@ import random
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.approvals.audit_sinks import RotatingFileSink, Sink, StdoutSink, check_writable
+from bot.approvals.audit_sinks import RotatingFileSink, Sink, StdoutSink, check_writable, write_lines
 from bot.approvals.storage import RecordStore
 from bot.ops import metrics
 from bot.settings import Settings
+from bot.store.batch import Batcher
 from tools.redact import mask_text
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,7 @@ READ_STREAM_MAXLEN = 10_000
 READ_STREAM_TTL_SECONDS = 7 * 24 * 3600
 FILE_MAX_BYTES = 50 * 1024 * 1024
 FILE_BACKUPS = 5
+READ_QUEUE_MAX = 10_000  # reads waiting for their batch; more are dropped and counted, never silently
 FIELD_LIMIT = 500  # one audit field never grows without bound (requests are user text)
 
 # "settle": a change whose outcome was unknown (no answer from the API server) has been read back and decided.
@@ -86,6 +94,9 @@ class AuditEntry:
         return self.event == "read" and self.decision == "allow"
 
 
+_ROW_FIELDS = tuple(f.name for f in fields(AuditEntry) if f.name != "time")  # asdict() deep-copies: slow
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 14] + "… (truncated)"
 
@@ -104,8 +115,11 @@ class AuditLog:
         read_retention_seconds: int = READ_STREAM_TTL_SECONDS,
         read_maxlen: int = READ_STREAM_MAXLEN,
         sample: Callable[[], float] = random.random,
+        batch_reads: bool = False,
+        read_queue: int = READ_QUEUE_MAX,
     ) -> None:
-        """`path` alone = one rotating file sink with the default limits (`sinks` replaces it)."""
+        """`path` alone = one rotating file sink with the default limits (`sinks` replaces it). `batch_reads`:
+        allowed reads are written in the background, in batches (decisions are always written at once)."""
         self._store = store
         self._clock = clock
         if sinks is None:
@@ -118,21 +132,24 @@ class AuditLog:
         self._read_maxlen = read_maxlen
         self._sample = sample
         self._replica = socket.gethostname()
+        self._batcher: Batcher[tuple[AuditEntry, float]] | None = (
+            Batcher(self._write_reads, max_pending=read_queue, name="audit-reads") if batch_reads else None
+        )
 
     def _reads_stream(self) -> str:
         return self._store.keys.custom("audit", "reads")
 
-    def row(self, entry: AuditEntry) -> dict[str, str]:
+    def row(self, entry: AuditEntry, at: float | None = None) -> dict[str, str]:
         """The entry as stored and written (masked, bounded, stamped): what `ENTRY_SCHEMA` describes."""
-        stamp = datetime.fromtimestamp(self._clock(), UTC).isoformat(timespec="milliseconds")
+        stamp = datetime.fromtimestamp(self._clock() if at is None else at, UTC).isoformat(timespec="milliseconds")
         # Requests and results can carry credentials (a pasted manifest, an upstream error echoing a value):
         # the audit trail is read by more people than the chat, so it is masked like every card.
-        fields = {k: _cut(mask_text(str(v))) for k, v in asdict(entry).items() if k != "time"}
+        masked = {k: _cut(mask_text(str(getattr(entry, k)))) for k in _ROW_FIELDS}
         return {
             "v": SCHEMA_VERSION,
             "time": stamp,
             "kind": "read" if entry.is_read else "decision",
-            **fields,
+            **masked,
             "replica": self._replica,
         }
 
@@ -144,6 +161,10 @@ class AuditLog:
         metrics.audit_entries.labels(kind=kind, outcome="kept").inc()
         if not entry.is_read and entry.event not in ("read", "audit"):
             metrics.approvals.labels(state=entry.event).inc()
+        if entry.is_read and self._batcher is not None:
+            if not self._batcher.put((entry, self._clock())):
+                metrics.audit_entries.labels(kind=kind, outcome="dropped").inc()
+            return
         row = self.row(entry)
         if entry.is_read:
             key, maxlen, ttl = self._reads_stream(), self._read_maxlen, self._read_retention
@@ -161,12 +182,45 @@ class AuditLog:
             except Exception:  # noqa: BLE001 - the sink logged it once; the on-duty bot keeps serving
                 metrics.audit_sink_errors.labels(sink=sink.name).inc()
 
+    async def _write_reads(self, batch: list[tuple[AuditEntry, float]]) -> None:
+        """One batch of queued reads: one pipelined round trip to the reads stream, one append per sink."""
+        rows = [self.row(entry, at) for entry, at in batch]
+        try:
+            await self._store.append_stream_batch(
+                self._reads_stream(), rows, maxlen=self._read_maxlen, ttl=self._read_retention
+            )
+        except Exception as exc:  # noqa: BLE001 - the sinks below still get the entries
+            metrics.redis_errors.labels(operation="audit_append").inc()
+            log.error(
+                "cannot append %d reads to the audit stream (%s: %s); the sinks still have them",
+                len(rows),
+                type(exc).__name__,
+                exc,
+            )
+        lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+        for sink in self.sinks:
+            try:
+                await write_lines(sink, lines)
+            except Exception:  # noqa: BLE001 - the sink logged it once; the on-duty bot keeps serving
+                metrics.audit_sink_errors.labels(sink=sink.name).inc(len(lines))
+
+    async def flush(self) -> None:
+        """Write every queued read now (before `/audit` reads the streams, and at shutdown)."""
+        if self._batcher is not None:
+            await self._batcher.flush()
+
+    async def aclose(self) -> None:
+        """Flush the queued reads, then close the sinks (the bot's shutdown)."""
+        await self.flush()
+        self.close()
+
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
 
     async def tail(self, n: int, *, chat: str | None = None) -> list[dict[str, str]]:
         """Newest first (decisions and kept reads merged by time); only entries of `chat` when given."""
+        await self.flush()
         want = max(n * 5, 200) if chat else n
         rows = await self._store.read_stream_tail(self._store.keys.audit_stream(), want)
         try:
@@ -200,4 +254,5 @@ def build_audit(settings: Settings, store: RecordStore, clock: Callable[[], floa
         maxlen=settings.audit_stream_maxlen,
         read_sample_rate=settings.audit_read_sample_rate,
         read_retention_seconds=settings.audit_read_retention_seconds,
+        batch_reads=True,
     )

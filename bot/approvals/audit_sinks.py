@@ -28,6 +28,16 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+async def write_lines(sink: Sink, lines: list[str]) -> None:
+    """Many lines in one thread hop when the sink can (`write_many`), else one by one."""
+    many = getattr(sink, "write_many", None)
+    if many is not None:
+        await many(lines)
+        return
+    for line in lines:
+        await sink.write(line)
+
+
 class _Once:
     """Logs the first failure of a streak, then stays quiet until a write succeeds again."""
 
@@ -64,6 +74,10 @@ class StdoutSink:
             await asyncio.to_thread(self._write, line)
         self._once.ok()
 
+    async def write_many(self, lines: list[str]) -> None:
+        if lines:
+            await self.write("\n".join(lines))
+
     def close(self) -> None:
         pass
 
@@ -92,9 +106,18 @@ class RotatingFileSink:
         self._handler.emit(record)
 
     async def write(self, line: str) -> None:
+        await self.write_many([line])
+
+    async def write_many(self, lines: list[str]) -> None:
+        """Each line is one record (rotation may fall between two); all in one thread hop."""
+
+        def emit() -> None:
+            for line in lines:
+                self._write(line)
+
         async with self._lock:
             try:
-                await asyncio.to_thread(self._write, line)
+                await asyncio.to_thread(emit)
             except OSError as exc:
                 self._once.failed(exc)
                 raise

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.approvals.approvers import approve_audience, approvers_block
 from bot.approvals.record import ApprovalRecord
 from bot.core.actions import Action, run_tool_action
 from bot.core.i18n import Lang, tr
-from bot.policy import CallFacts, Decision, Why
+from bot.policy import CallFacts, Decision, Policy, Why
+from bot.policy.approvers import approvers_for
 from bot.render.model import (
     TRUNCATED_EN,
     TRUNCATED_ZH,
@@ -199,15 +201,24 @@ def _who(rec: ApprovalRecord, lang: Lang | str = Lang.EN) -> str:
     return _name(lang, known if known != rec.requester else rec.requester_name or rec.requester)
 
 
-def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Card:
+def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int, *, policy: Policy | None = None) -> Card:
+    """The confirmation card. With the `policy`, the people who may approve are @-mentioned and the Approve
+    button is meant for them alone (`Button.audience`: DingTalk shows it only to them; everywhere the gate checks
+    the clicker again). A requester's own Confirm stays on the shared card: no one else is waited for."""
     blocks = list(change_blocks(lang, rec))
+    who = (
+        approvers_for(policy, requester=rec.requester, chat=rec.chat, facts=rec.facts, roles=rec.approver_roles)
+        if policy is not None and rec.needed
+        else None
+    )
+    audience = approve_audience(rec, who)
     if rec.needed:
         blocks.append(
             Note(
                 tr(
                     lang,
                     "需要 {n} 位其他人（角色：{roles}）批准，发起人 {who} 不能自己批准。已批准：{done}/{n}{names}",
-                    "Needs {n} approval(s) by someone else holding {roles}; the requester {who} cannot approve. "
+                    "Needs {n} approval(s) by someone else with the role {roles}; the requester {who} cannot approve. "
                     "Approved: {done}/{n}{names}",
                     n=rec.needed,
                     roles=" / ".join(rec.approver_roles),
@@ -218,6 +229,8 @@ def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Car
                 Tone.WARNING,
             )
         )
+        if who is not None:
+            blocks.append(approvers_block(lang, rec, who))
         confirm_label = tr(lang, "批准并执行", "Approve")
     else:
         blocks.append(
@@ -229,7 +242,7 @@ def confirm_card(lang: Lang | str, rec: ApprovalRecord, ttl_minutes: int) -> Car
         tone=Tone.WARNING,
         blocks=tuple(blocks),
         buttons=(
-            Button(confirm_label, Action(CONFIRM, {"id": rec.id}), ButtonStyle.PRIMARY),
+            Button(confirm_label, Action(CONFIRM, {"id": rec.id}), ButtonStyle.PRIMARY, audience),
             Button(tr(lang, "取消", "Cancel"), Action(CANCEL, {"id": rec.id}), ButtonStyle.DANGER),
         ),
         footer=tr(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.approvals import cards
+from bot.approvals import cards, no_change
 from bot.approvals.audit import AuditEntry, AuditLog
 from bot.approvals.execution import ChangeRunner, Settled, settled_card
 from bot.approvals.port import Caller, Verdict, reads_secrets
@@ -248,6 +248,15 @@ class PolicyGate:
                 await responder.send(cards.dry_run_error_card(lang, f, outcome.error_code, outcome.error or ""))
                 return
             preview = outcome.data
+            same = no_change.unchanged(preview)
+            if preview is not None and same is not None:  # e.g. 512Mi -> 512Mi: nothing to approve (no_change.py)
+                result = no_change.audit_result(preview, same)
+                digest = run_call.digest()
+                await self._audit(
+                    caller, "propose", request, decision=d.effect.value, rule=d.rule, call_hash=digest, result=result
+                )
+                await responder.send(no_change.no_change_card(lang, f, preview, same))
+                return
             if preview is not None and len(json.dumps(preview, default=str)) > MAX_PREVIEW_CHARS:
                 # an external tool's oversized preview: keep the record small, say so on the card
                 preview = {"summary": "(preview too large to show; truncated)"}
@@ -255,7 +264,7 @@ class PolicyGate:
         key = self._store.keys.approval(rec.id)
         if not await self._store.create_record(key, rec.fields(), ttl=self._ttl):
             raise RuntimeError("approval id collision")  # 128 random bits: not expected to happen
-        ref = await responder.send(cards.confirm_card(lang, rec, max(1, self._ttl // 60)))
+        ref = await responder.send(cards.confirm_card(lang, rec, max(1, self._ttl // 60), policy=self.policy))
         if ref:
             await self._store.update_record(key, {"card_ref": ref})
         await self._audit(
@@ -519,7 +528,8 @@ class PolicyGate:
             if new_status == APPROVED:
                 await self._execute(caller, _Clicked(rec, c.key), responder, lang, message_ref)
             else:
-                await self._update(responder, message_ref, rec, cards.confirm_card(lang, rec, max(1, self._ttl // 60)))
+                card = cards.confirm_card(lang, rec, max(1, self._ttl // 60), policy=self.policy)
+                await self._update(responder, message_ref, rec, card)
                 await responder.toast(
                     tr(
                         lang,

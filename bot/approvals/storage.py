@@ -3,7 +3,7 @@ behaviour, not on its module (which imports redis; the layering forbids that her
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bot.store.keys import Keys
@@ -31,5 +31,9 @@ class RecordStore(Protocol):
     async def delete(self, *keys: str) -> int: ...
 
     async def append_stream(self, key: str, entry: Mapping[str, str], *, maxlen: int, ttl: int) -> str: ...
+
+    async def append_stream_batch(
+        self, key: str, entries: Sequence[Mapping[str, str]], *, maxlen: int, ttl: int
+    ) -> None: ...
 
     async def read_stream_tail(self, key: str, count: int) -> list[dict[str, str]]: ...

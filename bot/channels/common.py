@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from bot.core.actions import ActionCodec
 from bot.core.events import InboundEvent, MessageEvent
-from bot.core.i18n import Lang, detect_lang, tr
+from bot.core.i18n import Lang, tr
 from bot.core.responder import Responder
+from bot.core.typed_lang import typed_lang
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,8 @@ def stop_thread(thread: threading.Thread | None, timeout: float = 5.0) -> bool:
 def reply_lang(event: InboundEvent) -> Lang:
     """The language to answer in: the message's own, Chinese for clicks (cards carry `meta["lang"]` if known)."""
     if isinstance(event, MessageEvent):
-        return event.lang or detect_lang(event.text)
-    return Lang.ZH
+        return event.lang or typed_lang(event.text)  # a slash command keeps the default
+    return event.lang or Lang.ZH  # a click: the clicked card's language when the platform said
 
 
 def has_lone_surrogate(*texts: str) -> bool:

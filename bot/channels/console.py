@@ -12,13 +12,16 @@ import re
 import sys
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO, Protocol, TextIO
 
+from bot.channels.console_stream import ConsoleStream
 from bot.conversation.parser import Kind, is_quick, parse
 from bot.core.actions import ActionCodec, InvalidPayload
 from bot.core.dispatcher import Dispatcher
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import Lang, detect_lang, tr
+from bot.core.typed_lang import typed_lang
 from bot.render.escape import console_text
 from bot.render.model import Card
 from bot.render.names import remember
@@ -38,12 +41,23 @@ class Bot(Protocol):
 # Console-only commands, handled here and never seen by the engine (its slash commands are in bot/conversation/):
 # `/as NAME` switches the person typing, so a two-person approval can be shown in one terminal.
 SWITCH_USER = ("/as", "/user")
+# `/drill oom checkout` (演练): a scripted incident in the demo's sandbox, wired by `kubeduty demo` (bot.alerts.demo);
+# it prints its own notices through `say` and returns once the alert card is out (or it gave up waiting).
+DRILL = ("/drill", "/演练")
+Drill = Callable[[list[str], Lang, Callable[[str], None]], Awaitable[None]]
 USER_NAME = re.compile(r"^[\w.@-]{1,32}$")  # one word: it becomes the policy subject `console:NAME`
 DEFAULT_USER = "console-user"
 DEFAULT_NAME = "you"  # shown as 你 / you on cards
 
+Pressable = tuple[str, str, str | None]  # (label, signed payload, the tool a plain "run" button reads, if any)
 MAX_LINE_BYTES = 64 * 1024  # longer lines are cut here; the engine then says the message is too long
 RECENT_BUTTONS = 40
+
+
+def _same_read(text: str, tool: str) -> bool:
+    """True when `text` is itself a request for `tool` (a runbook's title that merely parses as some tool is not)."""
+    intent = parse(text)
+    return intent.kind is Kind.TOOL and intent.tool == tool and not is_quick(text)
 
 
 class ConsoleResponder:
@@ -58,6 +72,9 @@ class ConsoleResponder:
 
     async def toast(self, text: str) -> None:
         self._channel.write(f"» {text}")
+
+    async def stream(self, title: str, *, lang: Lang) -> ConsoleStream:
+        return ConsoleStream(self._channel, title, lang=lang)  # progress as growing text (console_stream.py)
 
 
 class ConsoleChannel:
@@ -76,10 +93,13 @@ class ConsoleChannel:
         self.sender = Sender(user_id, user_name)
         remember(self.sender.subject(Platform.CONSOLE), user_name)
         self.responder = ConsoleResponder(self)
-        self._buttons: list[tuple[str, str]] = []  # (label, signed payload) of the last card with buttons
-        self._recent: deque[tuple[str, str]] = deque(maxlen=RECENT_BUTTONS)  # older buttons, pressable by label
+        self._buttons: list[Pressable] = []  # the buttons of the last card with buttons
+        self._recent: deque[Pressable] = deque(maxlen=RECENT_BUTTONS)  # older buttons, pressable by label
+        # each shown button's card language: a click answers in its card's language, as on the IM platforms
+        self._card_lang: dict[str, Lang] = {}
         self._cards = 0
         self.lang = Lang.ZH
+        self.drill: Drill | None = None
 
     # ---- output
     def write(self, text: str) -> None:
@@ -92,11 +112,13 @@ class ConsoleChannel:
         if ref is None:
             self._cards += 1
             ref = f"card-{self._cards}"
-        signed: list[tuple[str, str]] = []
+        signed: list[Pressable] = []
         kept = []
         for button in card.buttons:
             try:
-                signed.append((button.label, self.bot.codec.encode(button.action, self.conversation.chat_key)))
+                payload = self.bot.codec.encode(button.action, self.conversation.chat_key)
+                tool = button.action.args.get("t") if button.action.op == "run" else None
+                signed.append((button.label, payload, tool if isinstance(tool, str) else None))
                 kept.append(button)
             except InvalidPayload:  # too long to carry: leave it out rather than show a dead button
                 continue
@@ -112,7 +134,15 @@ class ConsoleChannel:
         if signed:
             self._recent.extend(self._buttons)
             self._buttons = signed
+            lang = card.meta.get("lang")
+            if lang in (Lang.ZH.value, Lang.EN.value):
+                self._card_lang.update((payload, Lang(lang)) for _, payload, _ in signed)
+            live = {p for _, p, _ in (*self._buttons, *self._recent)}
+            self._card_lang = {p: lg for p, lg in self._card_lang.items() if p in live}
         return ref
+
+    def _click(self, eid: str, payload: str) -> CardActionEvent:
+        return CardActionEvent(eid, self.conversation, self.sender, payload, lang=self._card_lang.get(payload))
 
     def switch_user(self, name: str) -> str:
         """`/as NAME`: the next lines are typed by NAME (a notice in the session's language)."""
@@ -126,6 +156,15 @@ class ConsoleChannel:
         remember(self.sender.subject(Platform.CONSOLE), name)
         return "» " + tr(self.lang, "现在以 {n} 的身份输入。", "Now typing as {n}.", n=name)
 
+    async def run_drill(self, command: str, args: list[str]) -> None:
+        lang = Lang.ZH if command == "/演练" else self.lang
+        if self.drill is None:
+            self.write(
+                "⚠ " + tr(lang, "演练只在 kubeduty demo 里可用。", "Drills are only available in kubeduty demo.")
+            )
+            return
+        await self.drill(args, lang, self.write)
+
     # ---- input
     def to_event(self, text: str) -> InboundEvent | str:
         """A typed line as an event: a button press (number or label) or a message. A str is a local notice."""
@@ -134,7 +173,7 @@ class ConsoleChannel:
         if stripped.isdigit() and len(stripped) <= 3 and self._buttons:
             n = int(stripped)
             if 1 <= n <= len(self._buttons):
-                return CardActionEvent(eid, self.conversation, self.sender, self._buttons[n - 1][1])
+                return self._click(eid, self._buttons[n - 1][1])
             return tr(
                 self.lang,
                 "没有按钮 [{n}]，上一张卡片有 {m} 个按钮。",
@@ -144,12 +183,16 @@ class ConsoleChannel:
             )
         label = stripped.strip("[]【】 ").lower()
         if label:
-            # An older card's button only when the words are not a request of their own: "previous logs" typed
-            # after another pod was shown means THAT pod (the engine knows), not an old card's "Previous logs".
-            older = [] if parse(stripped).kind is Kind.TOOL and not is_quick(stripped) else list(reversed(self._recent))
-            for lab, payload in [*self._buttons, *older]:
+            # A label of a card still on screen presses that button, the newest card's first (a stale card gets
+            # the engine's stale-card notice), like a click: the parser never sees it.
+            for lab, payload, _ in self._buttons:
                 if lab.lower() == label:
-                    return CardActionEvent(eid, self.conversation, self.sender, payload)
+                    return self._click(eid, payload)
+            older = [(payload, tool) for lab, payload, tool in reversed(self._recent) if lab.lower() == label]
+            # ...except an older card's plain read ("Previous logs") typed as a request of its own: the engine runs
+            # it on the object in focus now (another pod was shown since). Parsed only then: parsing costs.
+            if older and not (older[0][1] is not None and _same_read(stripped, older[0][1])):
+                return self._click(eid, older[0][0])
         return MessageEvent(eid, self.conversation, self.sender, text)
 
     async def handle_line(self, raw: bytes) -> None:
@@ -169,9 +212,12 @@ class ConsoleChannel:
         if words and words[0].lower() in SWITCH_USER:
             self.write(self.switch_user(" ".join(words[1:])))
             return
-        if text.strip():
-            self.lang = detect_lang(text, self.lang) if not text.strip().isdigit() else self.lang
+        if words and words[0].lower() in DRILL:  # a command and a workload name: the session's language stays
+            await self.run_drill(words[0], words[1:])
+            return
         event = self.to_event(text)
+        if isinstance(event, MessageEvent):  # a button press or "/pods dev" keeps the session's language
+            self.lang = typed_lang(text, self.lang)
         if isinstance(event, str):
             self.write("⚠ " + event)
             return
@@ -196,11 +242,19 @@ class ConsoleChannel:
 
 
 async def run_console_channel(
-    bot: Bot, stdin: BinaryIO | None = None, out: TextIO | None = None, *, user: str | None = None
+    bot: Bot,
+    stdin: BinaryIO | None = None,
+    out: TextIO | None = None,
+    *,
+    user: str | None = None,
+    prepare: Callable[[ConsoleChannel], Awaitable[None]] | None = None,
 ) -> int:
+    """`prepare` runs once the channel exists, before the first line (the demo attaches its on-call loop)."""
     source = stdin or sys.stdin.buffer
     interactive = bool(getattr(source, "isatty", lambda: False)())
     channel = ConsoleChannel(bot, out=out)
+    if prepare is not None:
+        await prepare(channel)
     if user:
         notice = channel.switch_user(user)
         if notice.startswith("⚠"):
@@ -216,4 +270,9 @@ async def run_console_channel(
                 "KubeDuty console: type a message, a button's number to press it, /as NAME to switch user, /quit to leave.",
             )
         )
+        if channel.drill is not None:
+            channel.write(
+                "/drill oom checkout（/演练）：演练一次故障，告警会出现在这里 · "
+                "a scripted incident whose alert lands here (oom, crashloop, imagepull, pending, badrollout)"
+            )
     return await channel.run(source, interactive=interactive)

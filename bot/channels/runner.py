@@ -59,6 +59,7 @@ def build_adapters(settings: Settings, bot: BotLike) -> list[Adapter]:
                 endpoint=settings.dingtalk_openapi_endpoint,
                 bot=bot,
                 card_template_id=settings.dingtalk_card_template_id,
+                ai_card_template_id=settings.dingtalk_ai_card_template_id,
             )
         )
     if "feishu" in names:
@@ -213,7 +214,9 @@ def lazy_builder(module: str) -> BuildBot:
         root = await asyncio.to_thread(importlib.import_module, module)
         for name in getattr(root, "WARM_MODULES", ()):
             await asyncio.to_thread(importlib.import_module, name)
-        return root.build_bot(settings)
+        bot = root.build_bot(settings)
+        bot.tune_gc = True  # the process's own bot: once started, freeze start-up objects, collect less often
+        return bot
 
     return build
 

@@ -153,3 +153,11 @@ class EngineBase:
 
     async def _recover(self, turn: Turn, flow: Flow, info: ToolInfo, out: ToolOutcome) -> bool:
         raise NotImplementedError
+
+    async def paged_result(
+        self, turn: Turn, info: ToolInfo, args: dict[str, Any], data: dict[str, Any] | None, *, crashing: bool
+    ) -> bool:
+        return False  # bot.conversation.logpages: logs and lists sized to the platform, with pages
+
+    async def start_follow(self, turn: Turn, args: dict[str, Any], first: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError  # bot.conversation.following

@@ -3,9 +3,11 @@ back, more, switching cluster/namespace in words, and clear refusals. Declared i
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from bot.approvals import cards as approval_cards
+from bot.conversation.flowcards import chosen_card
 from bot.conversation.grammar import NAMESPACE_ALIASES, REFUSAL_BY_KEY
 from bot.conversation.intent import Intent, Kind
 from bot.conversation.resolve import cluster_named
@@ -13,10 +15,13 @@ from bot.conversation.texts import cancelled_card, help_card, notice_card
 from bot.conversation.turn import Turn, Watch
 from bot.core.actions import Action
 from bot.core.i18n import Lang, tr
+from bot.core.responder import CardStream, Responder, open_stream
 from bot.render.model import Button, Card, Markdown, Tone
 
 if TYPE_CHECKING:
     from bot.conversation.engine import Engine
+
+log = logging.getLogger(__name__)
 
 
 def remember_pending(turn: Turn, watch: Watch, tool: str) -> None:
@@ -151,3 +156,65 @@ def refusal_card(lang: Lang, key: str) -> Card:
         buttons=buttons,
         tone=Tone.WARNING,
     )
+
+
+CHOICE_TTL = 24 * 3600  # a question card answered within a day of being asked knows it was answered
+
+
+async def close_choice(engine: Engine, turn: Turn, args: dict[str, Any], ref: str) -> bool:
+    """A pick from a question card: the card is replaced in place by the choice, its buttons gone. A second pick
+    (or a "More") from the same card (a double click, a stale client, a card still showing its buttons) is refused
+    with a short notice in the card's language (the turn's, taken from the click). False: do nothing more."""
+    lang = turn.lang
+    marker = engine.store.keys.seen(f"choice|{ref}")
+    if args.get("s") is not None and "v" not in args:
+        # "More" on a question card: fine until its choice is made, then the same notice as a second pick
+        first = not await engine.store.exists(marker)
+    else:
+        first = await engine.store.first_seen(marker, CHOICE_TTL)
+    if not first:
+        await turn.responder.toast(
+            tr(
+                lang,
+                "这张卡片已经选过了，请看最新的卡片。",
+                "A choice was already made on this card; see the newest one.",
+            )
+        )
+        return False
+    if "v" not in args:
+        return True
+    info = engine.tools.info(str(args.get("t", "")))
+    try:
+        await turn.responder.update(ref, chosen_card(lang, info, str(args.get("s", "")), str(args.get("v", ""))))
+    except Exception:  # the old card staying as it was must not lose the answer the user chose
+        log.warning("replacing a question card with its choice failed", exc_info=True)
+    return True
+
+
+class InPlace:
+    """The responder for a page of choices ("More" / "Previous" / "List all"): the first card replaces the
+    clicked one, so paging does not leave a trail of cards with live buttons. Where the platform refuses the
+    edit (Feishu's cap on edits of one message), and for any later card, a new card is sent."""
+
+    def __init__(self, inner: Responder, ref: str) -> None:
+        self._inner = inner
+        self._ref: str | None = ref
+
+    async def send(self, card: Card) -> str | None:
+        ref, self._ref = self._ref, None
+        if ref is not None:
+            try:
+                await self._inner.update(ref, card)
+                return ref
+            except Exception:  # the page still gets shown, as a new card
+                log.info("page of choices could not replace card %s; sending a new one", ref, exc_info=True)
+        return await self._inner.send(card)
+
+    async def update(self, ref: str, card: Card) -> None:
+        await self._inner.update(ref, card)
+
+    async def toast(self, text: str) -> None:
+        await self._inner.toast(text)
+
+    async def stream(self, title: str, *, lang: Lang) -> CardStream:
+        return await open_stream(self._inner, title, lang=lang)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,11 +18,12 @@ from pydantic import ValidationError
 from bot.approvals.port import Caller
 from bot.conversation.base import MAX_MESSAGE_CHARS
 from bot.conversation.commands import Commands
-from bot.conversation.controls import on_control, on_switch, refusal_card, remember_plan
+from bot.conversation.controls import InPlace, close_choice, on_control, on_switch, refusal_card, remember_plan
 from bot.conversation.flowcards import (
     payload_message,
     workload_of,
 )
+from bot.conversation.following import Following, wants_follow
 from bot.conversation.grammar import PENDING_VERBS
 from bot.conversation.parser import (
     STOP,
@@ -48,20 +50,22 @@ from bot.conversation.texts import (
 )
 from bot.conversation.turn import Turn
 from bot.conversation.understand import understand
+from bot.core import dedupe
 from bot.core.actions import InvalidPayload
 from bot.core.dispatcher import event_lang
 from bot.core.events import CardActionEvent, InboundEvent, MessageEvent, state_key
 from bot.core.i18n import Lang, detect_lang, tr
 from bot.core.responder import Responder
+from bot.core.typed_lang import says_nothing, typed_lang
 from bot.render.model import Tone
-from bot.store import LockTimeout
+from bot.store import LockTimeout, Seen
 
 log = logging.getLogger(__name__)
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-class Engine(Commands, SlotFilling, Running, Planning):
+class Engine(Commands, SlotFilling, Running, Planning, Following):
     # ------------------------------------------------------------------ entry
     async def __call__(self, event: InboundEvent, responder: Responder) -> None:
         key = state_key(event.conversation, event.sender)
@@ -84,12 +88,18 @@ class Engine(Commands, SlotFilling, Running, Planning):
             )
 
     async def _locked(self, key: str, event: InboundEvent, responder: Responder) -> None:
-        async with self.store.lock(self.store.keys.conv_lock(key), wait=self.lock_wait):
-            state = await self._load(key)
+        keys, claim = self.store.keys, dedupe.current()
+        seen = Seen(keys.seen(claim.event, key), claim.token, claim.ttl) if claim is not None else None
+        # one round trip takes the dedupe marker, the lock and the state; the save goes back with the release
+        async with self.store.session(keys.conv_lock(key), keys.state(key), seen=seen, wait=self.lock_wait) as session:
+            if session.duplicate:
+                log.info("dropping redelivered event %s", event.event_id)
+                return
+            state = self._parse(key, session.raw)
             lang = self._lang(event, state)
             state.lang = lang.value
             progress = ProgressResponder(responder, lang, delay=self.progress_after, tracker=self.tracker)
-            turn = Turn(Caller(event.conversation, event.sender), state, progress, lang)
+            turn = Turn(Caller(event.conversation, event.sender), state, progress, lang, channel=responder)
             progress.start()
             finished = False
             try:
@@ -99,13 +109,14 @@ class Engine(Commands, SlotFilling, Running, Planning):
                     await self._on_message(turn, event.text)
                 finished = True
             finally:
-                if not finished:
-                    progress._used = True  # no "Done / Handled." over a failed turn: the dispatcher says what failed
-                await progress.stop()
-                await self._save(key, state)
+                # a failed (or cancelled) turn ends its working card with the failure; the dispatcher says what failed
+                await progress.stop(failed=not finished)
+                session.save(state.model_dump(mode="json"), self.state_ttl)
 
     async def _load(self, key: str) -> ConvState:
-        raw = await self.store.get_json(self.store.keys.state(key))
+        return self._parse(key, await self.store.get_json(self.store.keys.state(key)))
+
+    def _parse(self, key: str, raw: Any) -> ConvState:
         if isinstance(raw, dict):
             try:
                 return ConvState.model_validate(raw)
@@ -124,6 +135,8 @@ class Engine(Commands, SlotFilling, Running, Planning):
             text = event.text.strip()
             if _CJK.search(text):
                 return Lang.ZH
+            if says_nothing(text):  # "/pods dev": the one rule for commands, shared with the channels
+                return typed_lang(text, remembered)
             # A bare name, a number or a slash command says nothing about the language: keep the user's.
             # An answer to a pending question ("dev", "cart-service v2") neither; an English sentence ("its
             # events", "the second one") does.
@@ -133,7 +146,7 @@ class Engine(Commands, SlotFilling, Running, Planning):
             ):
                 return remembered
             return detect_lang(text, remembered or Lang.ZH)
-        return remembered or Lang.ZH
+        return event.lang or remembered or Lang.ZH  # a click answers in the clicked card's language
 
     # ------------------------------------------------------------------ messages
     async def _on_message(self, turn: Turn, raw: str) -> None:
@@ -166,6 +179,8 @@ class Engine(Commands, SlotFilling, Running, Planning):
             await self._on_intent(turn, parse_slash(text), text)
             return
         intent = parse(text)
+        if intent.tool == "pod_logs" and wants_follow(text):  # "实时日志" / "follow the logs of web"
+            intent = replace(intent, args={**intent.args, "follow": True})
         if intent.kind in (Kind.YES, Kind.CANCEL, Kind.BACK, Kind.MORE):
             await on_control(self, turn, intent)  # the small control grammar works at every step
             return
@@ -193,6 +208,7 @@ class Engine(Commands, SlotFilling, Running, Planning):
             Kind.REFUSE,
             Kind.SWITCH,
         ) or is_quick(text)
+        fixed = fixed or bool(intent.args.get("follow"))  # a live log card is not something a model answers
         if self.planner is not None and not fixed:
             await self._llm(turn, text)
             return
@@ -383,6 +399,12 @@ class Engine(Commands, SlotFilling, Running, Planning):
             await self.gate.on_action(turn.caller, action, turn.responder, lang, event.message_ref)
             return
         a = dict(action.args)
+        turn.message_ref = event.message_ref
+        ref = event.message_ref
+        if action.op in ("pick", "opts") and ref and not await close_choice(self, turn, a, ref):
+            return  # the card's choice was made already: a notice, nothing re-run
+        if action.op == "opts" and ref:
+            turn.responder = InPlace(turn.responder, ref)  # a page of choices replaces the card it was asked on
         try:
             await self.dispatch_action(turn, action.op, a)
         except (KeyError, TypeError, ValueError):
@@ -426,6 +448,14 @@ class Engine(Commands, SlotFilling, Running, Planning):
         elif op == "cancel":
             turn.state.flow = None
             await self.send(turn, cancelled_card(lang))
+        elif op == "logpage":  # Older / Newer on a logs card
+            await self.on_logpage(turn, a)
+        elif op == "listpage":  # Previous / Next on a pod or event list
+            await self.on_listpage(turn, a)
+        elif op == "follow":
+            await self.start_follow(turn, a)
+        elif op == "unfollow":
+            await self.on_unfollow(turn, a)
         else:
             await turn.responder.toast(tr(lang, "这个按钮已失效。", "This button is no longer valid."))
 

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from bot.conversation import nextsteps
+from bot.conversation.slots import meaning
 from bot.core.actions import PayloadError
 from bot.core.i18n import Lang, tr
 from bot.render.model import Button, ButtonStyle, Card, Markdown, Tone
@@ -177,3 +178,18 @@ def single_containers(data: Any, limit: int = 300) -> dict[str, str]:
             if len(out) >= limit:
                 break
     return out
+
+
+def chosen_card(lang: Lang, info: ToolInfo | None, slot: str, value: str) -> Card:
+    """What a question card becomes once an option is chosen: the choice, the buttons gone (the next card asks
+    the next thing or answers)."""
+    what = meaning(info, slot) if info is not None else None
+    label = what_label(lang, what) if what else slot
+    request = info.title(lang.value) if info is not None else ""
+    return Card(
+        title=tr(lang, "已选择：{v}", "Chosen: {v}", v=value),
+        blocks=(Markdown(tr(lang, "{w}：`{v}`", "{w}: `{v}`", w=label, v=value)),),
+        tone=Tone.SUCCESS,
+        footer=request or None,
+        meta={"lang": lang.value},
+    )

@@ -15,6 +15,7 @@ _PARAM_WORDS: dict[str, tuple[str, str]] = {
     "only_unhealthy": ("只看异常", "unhealthy only"),
     "revision": ("版本 {v}", "revision {v}"),
     "container": ("容器 {v}", "container {v}"),
+    "follow": ("实时跟踪", "followed live"),  # `/logs -f` (bot.conversation.following)
 }
 
 

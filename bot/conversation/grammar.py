@@ -443,5 +443,65 @@ REFUSALS: tuple[Refusal, ...] = (
         "可以问我：集群状态、某个服务的日志、哪些 Pod 异常，或者检查某个服务的健康状况。",
         "Ask me about: the cluster's status, a service's logs, which pods are unhealthy, or a health check.",
     ),
+    Refusal(
+        "oncall_off",  # chosen by the parser for the on-call commands below when bot.alerts did not answer them
+        re.compile(r"(?!)"),
+        "这里无法查看：告警、事件和指标属于值班功能，没有开启（需要配置告警接收端口 ALERTS_PORT；指标还需要 "
+        "PROMETHEUS_URL）。",
+        "I can't show that here: alerts, incidents and metrics are the on-call features, not enabled here "
+        "(ALERTS_PORT; metrics also need PROMETHEUS_URL).",
+        "我可以检查某个服务的健康状况、列出异常的 Pod，或者看事件和日志。",
+        "I can check a service's health, list the failing pods, or show events and logs.",
+    ),
 )
 REFUSAL_BY_KEY = {r.key: r for r in REFUSALS}
+
+
+# ---------------------------------------------------------------- on-call commands (answered by bot.alerts)
+# Declared here with the other commands, so help, the parser and slash handling know them; bot.alerts executes
+# them when the on-call loop is configured (ALERTS_PORT), else the engine says it is not (refusal `oncall_off`).
+@dataclass(frozen=True)
+class OnCallCommand:
+    command: str  # the canonical slash command bot.alerts answers
+    aliases: tuple[str, ...]  # other slash spellings
+    usage: str
+    help_zh: str
+    help_en: str
+    # whole-message phrasings (after normalising); a `name` group is the workload, a `ns` group its namespace
+    phrases: tuple[re.Pattern[str], ...]
+
+
+_WORKLOAD = r"(?P<name>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
+_IN_NS = r"(?:(?P<ns>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\s*(?:的|里的|中的|/)\s*)?"
+ONCALL_COMMANDS: tuple[OnCallCommand, ...] = (
+    OnCallCommand(
+        "/incidents",
+        ("/incident", "/事件"),
+        "/incidents",
+        "进行中和最近的告警事件",
+        "open and recent incidents",
+        (
+            re.compile(
+                r"(?:现在|当前|目前|最近)?(?:有哪些|有什么|有没有)(?:告警)?(?:事件|故障)(?:吗|呢)?|"
+                r"(?:告警|值班|故障|进行中的|未恢复的)事件(?:列表)?|事件列表|"
+                r"(?:show|list|any)?\s*(?:me\s)?(?:the\s)?(?:open\s|recent\s|current\s)?incidents(?:\s(?:please|now))?|"
+                r"what incidents are (?:open|there)"
+            ),
+        ),
+    ),
+    OnCallCommand(
+        "/metrics",
+        ("/指标",),
+        "/metrics <workload> [-n ns]",
+        "工作负载的 CPU、内存、重启、错误率",
+        "a workload's CPU, memory, restarts, error rate",
+        (
+            re.compile(rf"(?:看下|看看|查下|查看)?\s*{_IN_NS}{_WORKLOAD}\s*(?:的)?\s*(?:监控)?指标"),
+            re.compile(
+                rf"(?:show\s|get\s)?(?:me\s)?(?:the\s)?metrics\s(?:of|for)\s{_WORKLOAD}(?:\s(?:in|-n)\s(?P<ns>[a-z0-9-]{{1,63}}))?"
+            ),
+            re.compile(rf"{_WORKLOAD}\smetrics"),
+        ),
+    ),
+)
+ONCALL_BY_SLASH: dict[str, OnCallCommand] = {name: c for c in ONCALL_COMMANDS for name in (c.command, *c.aliases)}

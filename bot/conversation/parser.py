@@ -35,6 +35,7 @@ from bot.conversation.lexer import (
     ordinal,
     tokens,
 )
+from bot.conversation.oncall import match_oncall
 from bot.conversation.slash import SLASH_HELP, parse_slash
 
 __all__ = [
@@ -251,6 +252,8 @@ def parse(text: str) -> Intent:
         return Intent(Kind.GREET)
     if _REFRESH.search(t):
         return Intent(Kind.REFRESH)
+    if match_oncall(text) is not None:  # "有哪些事件", "orders 的指标": bot.alerts answers them when it is on
+        return Intent(Kind.REFUSE, value="oncall_off")
     for refusal in REFUSALS:
         if refusal.pattern.search(t):
             return Intent(Kind.REFUSE, value=refusal.key)

@@ -48,6 +48,7 @@ class Running(EngineBase):
         if "container" in info.properties and "container" not in args and isinstance(pod, str):
             if pod in flow.containers:  # the pod's only container, seen in the list just offered
                 args["container"] = flow.containers[pod]
+        follow = bool(args.pop("follow", False)) and info.name == "pod_logs"  # `/logs pod -f`: the live card
         call = ToolCall(info.name, args)
         st.flow = None
         self._remember(turn, info.name, args)
@@ -77,6 +78,9 @@ class Running(EngineBase):
             await self.send(turn, error_card(lang, info, out))
             return
         data = out.data
+        if follow:  # the read passed the gate and found the pod: the live card takes over from here
+            await self.start_follow(turn, args, data)
+            return
         hint = flow.hints.get("object_name")
         if info.name == "list_events" and hint and isinstance(data, dict) and not args.get("object_name"):
             items = [e for e in data.get("items", []) if hint in str(e.get("object", ""))]
@@ -91,7 +95,8 @@ class Running(EngineBase):
         focus = focus_pod(info.name, data)
         if focus is not None:  # "orders 怎么了" -> one failing pod: "它的日志" now means that pod
             st.memory.pod, st.memory.pod_namespace = focus
-        await self.send(turn, self.result_card(turn, info, args, data, out.text, crashing=crashing))
+        if not await self.paged_result(turn, info, args, data, crashing=crashing):
+            await self.send(turn, self.result_card(turn, info, args, data, out.text, crashing=crashing))
         st.add_turn("assistant", f"{info.name} {args}: ok")
 
     def result_card(

@@ -5,14 +5,19 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from bot.conversation.grammar import ONCALL_BY_SLASH, ONCALL_COMMANDS
 from bot.conversation.intent import Intent, Kind
 from bot.conversation.lexer import MAX_PARSE_CHARS, is_name
 
 SLASH_HELP = (
     ("/status", "集群资源总览", "cluster overview"),
     ("/ns", "命名空间列表", "namespaces"),
-    ("/pods [ns] [filter]", "Pod 列表", "pods"),
-    ("/logs [pod] [-n ns] [--tail N] [--previous] [-c container]", "Pod 日志", "pod logs"),
+    ("/pods [ns] [filter] [--failing]", "Pod 列表（--failing 只看异常）", "pods (--failing: only failing ones)"),
+    (
+        "/logs [pod] [-n ns] [--tail N] [--previous] [-c container] [-f]",
+        "Pod 日志（-f 实时跟踪）",
+        "pod logs (-f: follow live)",
+    ),
     ("/describe [pod] [-n ns]", "Pod 详情", "pod details"),
     ("/events [ns] [object]", "事件", "events"),
     ("/deploys [ns]", "Deployment 列表", "deployments"),
@@ -25,6 +30,7 @@ SLASH_HELP = (
     ("/delete pod <pod> [-n ns]", "删除 Pod（需确认）", "delete a pod (needs confirmation)"),
     ("/cordon <node> | /uncordon <node>", "节点停止/恢复调度（需确认）", "cordon/uncordon a node (needs confirmation)"),
     ("/audit [n]", "最近的审计记录", "recent audit entries"),
+    *((c.usage, c.help_zh, c.help_en) for c in ONCALL_COMMANDS),  # answered by bot.alerts
     ("/refresh", "刷新缓存", "refresh the cache"),
     ("/reset", "清空对话状态", "forget this conversation"),
     ("/help", "帮助", "help"),
@@ -117,6 +123,8 @@ def _slash(cmd: str, rest: list[str]) -> Intent:
         return Intent(Kind.STATUS, "cluster_overview", slash=True)
     if cmd == "/overview":
         return tool("cluster_overview")
+    if cmd in ONCALL_BY_SLASH:  # bot.alerts answers these in front of the engine; here only when it is off
+        return Intent(Kind.REFUSE, value="oncall_off", slash=True)
     if cmd == "/audit":
         n = _int(rest[0], "n") if rest else 10
         if not 1 <= n <= 50:
@@ -129,9 +137,21 @@ def _slash(cmd: str, rest: list[str]) -> Intent:
     if cmd == "/nodes":
         return tool("list_nodes")
     if cmd == "/pods":
-        o, pos = _opts(rest, _NS_FLAG, {})
+        o, pos = _opts(
+            rest,
+            {**_NS_FLAG, "-l": "label_selector", "--selector": "label_selector"},
+            {"--failing": "only_unhealthy", "--unhealthy": "only_unhealthy"},
+        )
         ns = o.get("namespace") or (pos.pop(0) if pos else None)
-        return tool("list_pods", {"namespace": ns, "name_filter": pos[0] if pos else None})
+        return tool(
+            "list_pods",
+            {
+                "namespace": ns,
+                "name_filter": pos[0] if pos else None,
+                "only_unhealthy": o.get("only_unhealthy"),
+                "label_selector": o.get("label_selector"),
+            },
+        )
     if cmd in ("/deploys", "/deployments"):
         o, pos = _opts(rest, _NS_FLAG, {})
         return tool("list_deployments", {"namespace": o.get("namespace") or (pos[0] if pos else None)})
@@ -146,7 +166,7 @@ def _slash(cmd: str, rest: list[str]) -> Intent:
         o, pos = _opts(
             rest,
             {**_NS_FLAG, "--tail": "tail_lines", "-c": "container", "--container": "container"},
-            {"--previous": "previous", "-p": "previous"},
+            {"--previous": "previous", "-p": "previous", "-f": "follow", "--follow": "follow"},
         )
         _scoped(o, pos)
         if "tail_lines" in o:

@@ -153,6 +153,14 @@ def question_card(
                 Action("opts", {**base, "s": slot, "p": page + 1}),
             )
         )
+    if page > 0 and start > 0:  # paged forward: the way back too, not only "more"
+        back = max(0, start - page_size)
+        buttons.append(
+            Button(
+                tr(lang, "上一页（{a}-{b}/{n}）", "Previous ({a}-{b} of {n})", a=back + 1, b=start, n=len(options)),
+                Action("opts", {**base, "s": slot, "p": page - 1}),
+            )
+        )
     if what is not None and (not flow.complete or not options):
         zh, en = _ALL.get(what, ("列出全部", "List all"))
         buttons.append(Button(tr(lang, zh, en), Action("opts", {**base, "s": slot, "p": 0})))

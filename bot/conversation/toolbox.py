@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from typing import Any, Protocol
 
 from bot.approvals.port import Caller, Gate
+from bot.core.flights import Flights
 from bot.core.i18n import Lang, tr
 from bot.store import Store
 from bot.tooling.types import ToolCall, ToolInfo, ToolOutcome
@@ -61,6 +62,7 @@ class Toolbox:
         self.generation = 0
         self._memo: dict[Hashable, tuple[float, int, Any]] = {}
         self._prints: dict[str, int] = {}  # cache key -> fingerprint of the names last fetched fresh
+        self._flights: Flights[ToolOutcome] = Flights()
 
     def tools(self) -> list[ToolInfo]:
         try:
@@ -125,8 +127,14 @@ class Toolbox:
             hit = await self.store.get_json(self._key(call))
             if isinstance(hit, dict):
                 return ToolOutcome(ok=True, data=hit.get("data"), text=str(hit.get("text", "")))
+        if call.tool not in CACHE_TTL:
+            return await self.raw(call, lang)
+        # the same listing asked for by many at once (a busy group) is fetched once for all of them
+        return await self._flights.run((self._key(call), lang), lambda: self._fetch(call, lang))
+
+    async def _fetch(self, call: ToolCall, lang: Lang) -> ToolOutcome:
         outcome = await self.raw(call, lang)
-        if outcome.ok and call.tool in CACHE_TTL:
+        if outcome.ok:
             # fresh results refill the cache too, so the next choice list is current
             self._changed(self._key(call), outcome.data)
             await self.store.set_json(

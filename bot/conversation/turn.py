@@ -20,6 +20,8 @@ class Turn:
     responder: Responder
     lang: Lang
     notes: list[str] = field(default_factory=list)  # said before the next card (e.g. "X no longer exists")
+    message_ref: str | None = None  # the clicked card, for a button that replaces it (a page of results)
+    channel: Responder | None = None  # the channel's own responder: a live card keeps updating after the turn
 
 
 class Watch:

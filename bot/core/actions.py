@@ -7,6 +7,7 @@ conversation it was issued in and an expiry, so a forged, altered, expired or fo
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -64,6 +65,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@functools.lru_cache(maxsize=4096)  # every button of every card hashes its chat's key: the same few chats
 def _scope(chat_key: str) -> str:
     # surrogatepass: a chat id is the platform's, never refused here; odd code points still hash distinctly
     return hashlib.sha256(chat_key.encode("utf-8", "surrogatepass")).hexdigest()[:12]

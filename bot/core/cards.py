@@ -5,8 +5,9 @@ Handlers build these; `bot.render` turns them into console text, DingTalk cards 
 Trust: every string here is data and is escaped for the platform it is rendered on (`bot.render.escape`), so a
 cluster name, a log line, an event message or the LLM's answer can never become a link, a mention or a tag. The
 one exception is the light markdown of `Markdown`, `Note` and `Card.footer` (`**bold**`, `` `code` ``, `- `
-items): it is parsed and re-emitted, everything else in those texts escaped. Links and mentions have no type at
-all: no card needs them, so none can be smuggled in.
+items): it is parsed and re-emitted, everything else in those texts escaped. Links have no type at
+all: no card needs them, so none can be smuggled in; mentions exist only as the typed `Mention` block, rendered
+by each platform from validated ids.
 """
 
 from __future__ import annotations
@@ -68,7 +69,36 @@ class Note:
     tone: Tone = Tone.INFO
 
 
-Block = Markdown | Fields | Table | Code | Note
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """People to notify: REAL @-mentions, rendered by each platform from validated ids (Feishu `<at id=...>` in the
+    card, DingTalk the delivery's at list), never from text. `people` are (`platform:user_id`, display name) pairs;
+    a platform mentions only its own people. `everyone` is @all. `urgent` asks for the platform's strongest
+    reminder on top (Feishu urgent_app, DingTalk DING) when the card is first sent, never on updates (done by the
+    alert outbox, `bot.alerts.outbox`).
+    `text` is light markdown shown after the mentions."""
+
+    people: tuple[tuple[str, str], ...] = ()
+    everyone: bool = False
+    urgent: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """Numeric series (oldest first) drawn as a small PNG where the platform shows images, as text sparklines in
+    the console or when the image could not be made. `image` is set by the channel after uploading (a platform
+    image key / media id), never by handlers. Series: (label, values, unit)."""
+
+    title: str
+    series: tuple[tuple[str, tuple[float, ...], str], ...]
+    image: str | None = None
+    # False when the card shows the same series as text already (a Code block of sparklines): then a chart whose
+    # image could not be made shows nothing rather than the same lines twice
+    text_fallback: bool = True
+
+
+Block = Markdown | Fields | Table | Code | Note | Mention | Chart
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,10 @@ class Button:
     label: str
     action: Action
     style: ButtonStyle = ButtonStyle.DEFAULT
+    # `platform:user_id`s this button is meant for (the approvers of a change). Platforms with per-user card data
+    # (DingTalk `privateData`) show it only to them; others show it to everyone. Never a permission: the handler
+    # checks the clicker again.
+    audience: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

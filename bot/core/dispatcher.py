@@ -6,7 +6,8 @@ Nothing is lost without a word once an adapter has acked a frame:
 - `submit` does no I/O (an adapter never waits on Redis); the per-user/per-chat rate limit answers a burst with
   one "slow down" notice instead of queueing it;
 - the dedupe check runs in the worker, inside the error boundary, and fails open: a rare double answer beats a
-  lost message;
+  lost message; with `handler_dedupes` the handler checks it (`bot.core.dedupe`) in the same round trip that
+  takes the conversation lock and loads the state;
 - when Redis is unavailable the user is told once, the event is retried with backoff for a bounded time, and
   then reported as not handled. A turn that already answered is not run again (that would answer twice).
 """
@@ -21,11 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.cards import Card, Markdown, Tone
+from bot.core.dedupe import Claim, handing
 from bot.core.events import CardActionEvent, InboundEvent, MessageEvent, state_key
-from bot.core.i18n import Lang, detect_lang, tr
+from bot.core.i18n import Lang, tr
 from bot.core.ratelimit import RateLimiter, Verdict
 from bot.core.responder import Responder
 from bot.core.tasks import TaskTracker
+from bot.core.typed_lang import typed_lang
 from bot.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class _Lane:
 
 def event_lang(event: InboundEvent) -> Lang:
     if isinstance(event, MessageEvent):
-        return event.lang or detect_lang(event.text)
+        return event.lang or typed_lang(event.text)  # a slash command keeps the default
     return Lang.ZH
 
 
@@ -163,8 +166,10 @@ class Dispatcher:
         limiter: RateLimiter | None = None,
         outage_retry_seconds: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        handler_dedupes: bool = False,
     ) -> None:
         self._store = store
+        self._handler_dedupes = handler_dedupes
         self._handler = handler
         self._tracker = tracker
         self._limiter = limiter
@@ -220,16 +225,22 @@ class Dispatcher:
 
     async def _first_time(self, event: InboundEvent) -> bool:
         platform = event.conversation.platform.value
+        # the conversation-tagged marker: the same key the handler's one-round-trip check uses
+        key = self._store.keys.seen(f"{platform}:{event.event_id}", state_key(event.conversation, event.sender))
         try:
-            return await self._store.first_seen(
-                self._store.keys.seen(f"{platform}:{event.event_id}"), DEDUPE_TTL_SECONDS
-            )
+            return await self._store.first_seen(key, DEDUPE_TTL_SECONDS)
         except Exception as exc:  # noqa: BLE001 - fail open: a rare double answer beats a lost message
             log.warning("dedupe check failed (%s); handling event %s anyway", type(exc).__name__, event.event_id)
             return True
 
     async def _one(self, event: InboundEvent, responder: Responder) -> None:
         try:
+            if self._handler_dedupes:
+                platform = event.conversation.platform.value
+                claim = Claim(f"{platform}:{event.event_id}", uuid.uuid4().hex, DEDUPE_TTL_SECONDS)
+                with handing(claim):
+                    await self._with_outage_retry(event, responder)
+                return
             if not await self._first_time(event):
                 log.info("dropping redelivered event %s", event.event_id)
                 return

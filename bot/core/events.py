@@ -59,6 +59,7 @@ class CardActionEvent:
     message_ref: str | None = None  # the platform id of the card that was clicked
     form: dict[str, str] = field(default_factory=dict)  # free-text inputs on the card, if any
     received_at: float = 0.0
+    lang: Lang | None = None  # the clicked card's own language, when the platform says (notices answer in it)
 
 
 InboundEvent = MessageEvent | CardActionEvent

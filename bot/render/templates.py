@@ -17,13 +17,16 @@ import jinja2
 from bot.core.actions import Action, InvalidPayload
 from bot.core.i18n import Lang, tr
 from bot.render.escape import Dialect, code_block, light
+from bot.render.extras import extra_elements
 from bot.render.model import (
     TRUNCATED_EN,
     TRUNCATED_ZH,
     Card,
+    Chart,
     Code,
     Fields,
     Markdown,
+    Mention,
     Note,
     Table,
     Tone,
@@ -155,6 +158,8 @@ def prepare_card(
             )
         elif isinstance(block, Note):
             elements.append(_note(md(bound_text(block.text, limits.text, mark)[0]), block.tone))
+        elif isinstance(block, Mention | Chart):
+            elements.extend(extra_elements(block, lang=lang, dialect=dialect, md=md))
     if len(blocks) > limits.blocks:
         elements.append(_note(esc(mark), Tone.WARNING))
     if card.input_hint:

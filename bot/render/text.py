@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import unicodedata
 
+from bot.core.i18n import Lang
+from bot.render.charts import sparkline_lines
 from bot.render.escape import console_text
-from bot.render.model import Card, Code, Fields, Markdown, Note, Table, Tone
+from bot.render.mentions import visible_names
+from bot.render.model import Card, Chart, Code, Fields, Markdown, Mention, Note, Table, Tone
 
 _TONE_MARK = {Tone.INFO: "ℹ", Tone.SUCCESS: "✔", Tone.WARNING: "⚠", Tone.DANGER: "✖"}
 MAX_COL = 48
+MAX_LAST_COL = 160  # the last column (an event's message) runs on: nothing after it to misalign
 
 
 def width(text: str) -> int:
+    if text.isascii():  # names, ages, statuses: most cells; one C call instead of a lookup per character
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
@@ -38,13 +44,13 @@ def _md(text: str) -> str:
     return text.replace("**", "")
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, cells: int = MAX_COL) -> str:
     # a cell is one line, and control characters become visible before widths are measured
-    return clip(console_text(" ".join(text.splitlines())), MAX_COL)
+    return clip(console_text(" ".join(text.splitlines())), cells)
 
 
 def render_table(t: Table) -> list[str]:
-    rows = [tuple(_cell(c) for c in r) for r in t.rows]
+    rows = [tuple(_cell(c, MAX_LAST_COL if i == len(r) - 1 else MAX_COL) for i, c in enumerate(r)) for r in t.rows]
     cols = [_cell(c) for c in t.columns]
     widths = [width(c) for c in cols]
     for r in rows:
@@ -56,6 +62,15 @@ def render_table(t: Table) -> list[str]:
     if t.truncated:
         lines.append(f"… {t.truncated}")
     return lines
+
+
+def extra_lines(block: Mention | Chart, lang: Lang) -> list[str]:
+    """A mention as `@name` text (the console notifies nobody); a chart as its sparklines."""
+    if isinstance(block, Mention):
+        return [" ".join(p for p in (visible_names(block, lang), _md(block.text)) if p)]
+    if not block.text_fallback:
+        return []  # the card has these series as text already
+    return ([block.title] if block.title else []) + ["  " + line for line in sparkline_lines(block, lang)]
 
 
 def button_line(labels: list[str]) -> str:
@@ -79,6 +94,8 @@ def render_card(card: Card) -> str:
                 body.append(f"… {block.truncated}")
         elif isinstance(block, Note):
             body.append(f"{_TONE_MARK.get(block.tone, '•')} {_md(block.text)}")
+        elif isinstance(block, Mention | Chart):
+            body.extend(extra_lines(block, Lang.EN if card.meta.get("lang") == "en" else Lang.ZH))
     out = [f"┌─ {_TONE_MARK.get(card.tone, '')} {card.title}"]
     out.extend(f"│ {line}".rstrip() for line in body)
     if card.footer:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot.core.i18n import Lang, tr
+from bot.render.logview import logs_blocks
 from bot.render.model import (
     TRUNCATED_EN,
     TRUNCATED_ZH,
@@ -31,9 +32,9 @@ from bot.render.views_zh import PROBLEMS_ZH, change_zh, quoted
 from tools.k8s import models as m
 
 MAX_ROWS = 20
-MAX_LOG_CHARS = 3000
 MAX_TEXT_CHARS = 2500
 MAX_CELL = 60
+MAX_WIDE_CELL = 300  # an event's message: the renderer's own cell limit applies on top
 
 
 def marker(lang: Lang) -> str:
@@ -68,13 +69,31 @@ def cell(text: object) -> str:
     return s if len(s) <= MAX_CELL else s[: MAX_CELL - 1] + "…"
 
 
-def table(lang: Lang, columns: Sequence[str], rows: Sequence[Sequence[object]], total: int | None = None) -> Table:
+def table(
+    lang: Lang,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    total: int | None = None,
+    *,
+    wide_last: bool = False,
+    max_rows: int = MAX_ROWS,
+) -> Table:
+    """`wide_last`: the last column is prose (an event's message): kept up to MAX_WIDE_CELL, the platform
+    renderer bounds it further where it must."""
     total = len(rows) if total is None else max(total, len(rows))
-    shown = rows[:MAX_ROWS]
+    shown = rows[:max_rows]
     note = None
     if total > len(shown):
         note = tr(lang, "仅显示 {n}/{t} 条（已截断）", "showing {n} of {t} (truncated)", n=len(shown), t=total)
-    return Table(columns=tuple(columns), rows=tuple(tuple(cell(c) for c in r) for r in shown), truncated=note)
+
+    def line(r: Sequence[object]) -> tuple[str, ...]:
+        out = [cell(c) for c in r]
+        if wide_last and r:
+            last = str(r[-1])
+            out[-1] = last if len(last) <= MAX_WIDE_CELL else last[: MAX_WIDE_CELL - 1] + "…"
+        return tuple(out)
+
+    return Table(columns=tuple(columns), rows=tuple(line(r) for r in shown), truncated=note)
 
 
 def _cluster_list(r: m.ClusterList, lang: Lang) -> list[Block]:
@@ -133,6 +152,11 @@ def _namespaces(r: m.NamespaceList, lang: Lang) -> list[Block]:
 
 
 def _pods(r: m.PodList, lang: Lang) -> list[Block]:
+    return pod_blocks(r, lang)
+
+
+def pod_blocks(r: m.PodList, lang: Lang, *, max_rows: int = MAX_ROWS) -> list[Block]:
+    """A pod table; a paged list passes its page as `r` and the page's size as `max_rows`."""
     if not r.items:
         return [Markdown(tr(lang, "没有找到 Pod。", "No pods found."))]
     cols: tuple[str, ...] = (
@@ -149,49 +173,40 @@ def _pods(r: m.PodList, lang: Lang) -> list[Block]:
     total = r.total if r.total >= len(r.items) else len(r.items)
     if r.truncated and total == len(r.items):
         total += 1  # the tool cut the list without a count: still show the marker
-    blocks: list[Block] = [table(lang, cols, rows, total)]
+    blocks: list[Block] = [table(lang, cols, rows, total, max_rows=max_rows)]
     bad = [p for p in r.items if not p.healthy]
     if bad:
         blocks.append(Note(tr(lang, "{n} 个 Pod 不健康。", "{n} pod(s) unhealthy.", n=len(bad)), Tone.WARNING))
     return blocks
 
 
-def _logs(r: m.LogResult, lang: Lang) -> list[Block]:
-    what = tr(lang, "（上一个实例）", " (previous instance)") if r.previous else ""
-    head = Markdown(
-        tr(
-            lang,
-            "`{ns}/{pod}` 容器 `{c}`{w}，最后 {n} 行：",
-            "`{ns}/{pod}` container `{c}`{w}, last {n} lines:",
-            ns=r.namespace,
-            pod=r.pod,
-            c=r.container,
-            w=what,
-            n=len(r.lines),
-        )
+def warnings_first(items: Sequence[m.EventInfo]) -> list[m.EventInfo]:
+    """Warnings before normal events, each group in the tool's order (newest first)."""
+    return sorted(items, key=lambda e: e.type != "Warning")
+
+
+def event_rows(items: Sequence[m.EventInfo]) -> list[tuple[str, ...]]:
+    return [(e.type, e.reason, e.object, str(e.count), age(e.last_seen_seconds), e.message) for e in items]
+
+
+def event_columns(lang: Lang) -> tuple[str, ...]:
+    # the message last: it is the long one, and a last column can run on without misaligning the others
+    return (
+        tr(lang, "类型", "Type"),
+        tr(lang, "原因", "Reason"),
+        tr(lang, "对象", "Object"),
+        tr(lang, "次数", "Count"),
+        tr(lang, "最近", "Last"),
+        tr(lang, "消息", "Message"),
     )
-    if not r.lines:
-        return [head, Markdown(tr(lang, "（没有日志输出）", "(no log output)"))]
-    text, cut = bound_tail("\n".join(r.lines), MAX_LOG_CHARS, marker(lang))
-    note = None
-    if cut or r.truncated:
-        note = tr(lang, "只显示最新的部分（已截断）", "only the newest part is shown (truncated)")
-    return [head, Code(text, truncated=note)]
 
 
 def _events(r: m.EventList, lang: Lang) -> list[Block]:
     if not r.items:
         return [Markdown(tr(lang, "没有相关事件。", "No events."))]
-    rows = [(e.type, e.reason, e.object, e.message, str(e.count), age(e.last_seen_seconds)) for e in r.items]
-    cols = (
-        tr(lang, "类型", "Type"),
-        tr(lang, "原因", "Reason"),
-        tr(lang, "对象", "Object"),
-        tr(lang, "消息", "Message"),
-        tr(lang, "次数", "Count"),
-        tr(lang, "最近", "Last"),
-    )
-    return [table(lang, cols, rows, r.total + (1 if r.truncated and r.total <= len(r.items) else 0))]
+    rows = event_rows(warnings_first(r.items))
+    total = r.total + (1 if r.truncated and r.total <= len(r.items) else 0)
+    return [table(lang, event_columns(lang), rows, total, wide_last=True)]
 
 
 def _describe(r: m.PodDetail, lang: Lang) -> list[Block]:
@@ -355,7 +370,7 @@ _VIEWS: dict[str, tuple[type[BaseModel], Callable[[Any, Lang], list[Block]]]] = 
     "cluster_overview": (m.ClusterOverview, _overview),
     "list_namespaces": (m.NamespaceList, _namespaces),
     "list_pods": (m.PodList, _pods),
-    "pod_logs": (m.LogResult, _logs),
+    "pod_logs": (m.LogResult, logs_blocks),
     "list_events": (m.EventList, _events),
     "describe_pod": (m.PodDetail, _describe),
     "list_deployments": (m.DeploymentList, _deployments),

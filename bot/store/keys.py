@@ -1,8 +1,9 @@
 """Every Redis key name is built here, and nowhere else.
 
 Keys that are used together carry the same hash tag (`{...}`), so on Redis Cluster they live in one slot and a
-script or lock touching both never gets CROSSSLOT: a conversation's state and its lock share `{c:<hash>}`; an
-approval's record is `{a:<id>}`. The tag is a hash of the name, so no user-controlled `{` or `}` can move a key.
+script or lock touching both never gets CROSSSLOT: a conversation's state and its lock share `{c:<hash>}` (and
+so does the dedupe marker of an event in that conversation); an approval's record is `{a:<id>}`. The tag is a
+hash of the name, so no user-controlled `{` or `}` can move a key.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ class Keys:
     def conv_lock(self, state_key: str) -> str:
         return f"{self.prefix}:lock:{conversation_tag(state_key)}"
 
-    def seen(self, event_id: str) -> str:
-        return f"{self.prefix}:seen:{_h(event_id)}"
+    def seen(self, event_id: str, state_key: str | None = None) -> str:
+        """Dedupe marker of an inbound event; with the conversation's `state_key` it shares that conversation's
+        tag, so one script can check it, take the lock and load the state (one slot on Cluster)."""
+        if state_key is None:
+            return f"{self.prefix}:seen:{_h(event_id)}"
+        return f"{self.prefix}:seen:{conversation_tag(state_key)}:{_h(event_id)}"
 
     def cache(self, kind: str, scope: str) -> str:
         return f"{self.prefix}:cache:{kind}:{_h(scope)}"
@@ -80,6 +85,19 @@ class Keys:
 
     def alert_chat_lock(self, chat_key: str) -> str:
         return f"{self.prefix}:alertchat:{{ac:{_h(chat_key)}}}:lock"
+
+    # --- live log follow and paged results (bot.conversation.follow / logpages) ---
+    def follow_lease(self, card: str) -> str:
+        """Which replica updates a live log card (one writer per card)."""
+        return f"{self.prefix}:follow:{{lf:{_h(card)}}}:lease"
+
+    def follow_stop(self, follow_id: str) -> str:
+        """A Stop pressed on a live log card, for whichever replica runs it."""
+        return f"{self.prefix}:follow:{{fs:{_h(follow_id)}}}:stop"
+
+    def page_snapshot(self, snapshot_id: str) -> str:
+        """The lines a paged logs card pages through (Older/Newer show the same snapshot)."""
+        return f"{self.prefix}:pages:{{pg:{_h(snapshot_id)}}}"
 
     def handover_lease(self, slot: str) -> str:
         """Which replica sends the shift report of `slot` (first to take it)."""

@@ -18,14 +18,18 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 from redis import exceptions as rx
 
+from bot.store import scripts
+from bot.store.batch import Batcher
 from bot.store.connect import ClientOptions, Topology, build_client, describe
+from bot.store.hotcache import HotCache
 from bot.store.keys import Keys
+from bot.store.session import BEGIN, BUSY, DUPLICATE, END, Seen, Session, begin_args, decode
 
 log = logging.getLogger(__name__)
 
@@ -56,51 +60,6 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
-# Compare-and-set on a hash's `status`. `_t` remembers the nonce of the last move, so a retry of the same move
-# (its first answer lost) is recognised as done rather than reported as "status differs".
-_TRANSITION = """
-local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return -1 end
-if cur ~= ARGV[1] then
-  if cur == ARGV[2] and redis.call('HGET', KEYS[1], '_t') == ARGV[4] then return 1 end
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], '_t', ARGV[4])
-for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-return 1
-"""
-
-# Create a hash only if absent (no WATCH/MULTI: Cluster and proxies cannot run those reliably). `_c` holds the
-# creator's nonce for the same retry-recognition as above.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[1], '_c') == ARGV[2] then return 1 end
-  return 0
-end
-redis.call('HSET', KEYS[1], '_c', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-return 1
-"""
-
-# Append once: KEYS[2] (same slot: its hash tag is the stream's name) remembers the entry id under the writer's
-# nonce for a few minutes, so a retry after a lost answer returns that id instead of appending a duplicate.
-_APPEND = """
-local prev = redis.call('GET', KEYS[2])
-if prev then return prev end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
-redis.call('SET', KEYS[2], id, 'EX', 600)
-return id
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
 _INTERNAL_FIELDS = frozenset({"_t", "_c"})
 
 
@@ -126,20 +85,27 @@ class Store:
         self._init_lock = asyncio.Lock()
         self._master_checked = -MASTER_CHECK_SECONDS
         self._cache_prefix = keys.cache("", "").rsplit(":", 2)[0] + ":"
+        self.hot = HotCache()
+        self._cache_writes: Batcher[tuple[str, str, int]] = Batcher(self._write_cache, name="cache-writes")
         self._wait_timeout = wait_timeout
         self._retries = max(0, retries)
-        self._transition = client.register_script(_TRANSITION)
-        self._create = client.register_script(_CREATE)
-        self._append = client.register_script(_APPEND)
-        self._release = client.register_script(_RELEASE)
+        self._transition = client.register_script(scripts.TRANSITION)
+        self._create = client.register_script(scripts.CREATE)
+        self._append = client.register_script(scripts.APPEND)
+        self._release = client.register_script(scripts.RELEASE)
+        self._begin = client.register_script(BEGIN)
+        self._end = client.register_script(END)
 
     # --- the fault boundary ---
     async def _once(self, op: Callable[[], Awaitable[T]]) -> T:
-        try:
-            async with asyncio.timeout(self._wait_timeout):
-                await self._slots.acquire()
-        except TimeoutError as exc:
-            raise StoreUnavailable("too many Redis commands in flight") from exc
+        if self._slots.locked():  # all slots taken: wait, but not for ever (a free slot needs no timer)
+            try:
+                async with asyncio.timeout(self._wait_timeout):
+                    await self._slots.acquire()
+            except TimeoutError as exc:
+                raise StoreUnavailable("too many Redis commands in flight") from exc
+        else:
+            await self._slots.acquire()
         try:
             if self.kind == "cluster" and getattr(self._r, "_initialize", False):
                 await self._cluster_layout()
@@ -195,11 +161,16 @@ class Store:
 
     async def get_json(self, key: str) -> Any | None:
         if self._is_cache(key):
+            near = self.hot.get(key)
+            if near is not None:
+                return near
             try:
                 raw = await self._do(lambda: self._r.get(key), idempotent=False)
             except StoreUnavailable as exc:
                 log.warning("cache read skipped: %s", exc)
                 return None
+            if raw is not None:
+                self.hot.put(key, _s(raw))
         else:
             raw = await self._do(lambda: self._r.get(key), idempotent=True)
         return None if raw is None else json.loads(raw)
@@ -208,16 +179,18 @@ class Store:
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         ex = _ttl(ttl)
         if self._is_cache(key):
-            try:
-                await self._do(lambda: self._r.set(key, data, ex=ex), idempotent=False)
-            except StoreUnavailable as exc:
-                log.warning("cache write skipped: %s", exc)
+            # this process sees it at once (the copy); Redis gets it with the next batch, a moment later
+            self.hot.put(key, data, ex)
+            if not self._cache_writes.put((key, data, ex)):
+                log.debug("cache write skipped: too many queued")  # the batcher logs the streak once
             return
         await self._do(lambda: self._r.set(key, data, ex=ex), idempotent=True)
 
     async def delete(self, *keys: str) -> int:
         if not keys:
             return 0
+        self.hot.drop(*keys)
+        await self._cache_writes.flush()  # a queued write must not bring a deleted entry back
         try:
             return int(await self._do(lambda: self._r.delete(*keys), idempotent=True))
         except StoreUnavailable:
@@ -227,12 +200,19 @@ class Store:
             raise
 
     async def ttl(self, key: str) -> int:
+        if self._is_cache(key):
+            await self._cache_writes.flush()  # read your own writes: a queued one counts as written
         return int(await self._do(lambda: self._r.ttl(key), idempotent=True))
 
     async def exists(self, key: str) -> bool:
+        if self._is_cache(key):
+            await self._cache_writes.flush()
         return bool(await self._do(lambda: self._r.exists(key), idempotent=True))
 
     async def delete_pattern(self, pattern: str) -> int:
+        self.hot.drop_matching(pattern)
+        await self._cache_writes.flush()
+
         async def scan_and_delete() -> int:
             n = 0
             async for key in self._r.scan_iter(match=pattern, count=500):
@@ -320,13 +300,96 @@ class Store:
             except StoreUnavailable:
                 pass  # Redis is away: the TTL frees the lock
 
+    @asynccontextmanager
+    async def session(
+        self,
+        lock_key: str,
+        state_key: str,
+        *,
+        seen: Seen | None = None,
+        ttl: float = 30.0,
+        wait: float = 10.0,
+    ) -> AsyncIterator[Session]:
+        """A conversation turn in two round trips (`bot.store.session`): claim `seen` (if given), take the lock,
+        load the state; at the end save what `Session.save` was given and release. A duplicate yields a session
+        with `duplicate` set and holds no lock. The keys must share a hash tag."""
+        turn = Session()
+        px = max(1, int(ttl * 1000))
+        keys = [lock_key, state_key] if seen is None else [lock_key, state_key, seen.key]
+        args = begin_args(turn, px, seen)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        delay = 0.02
+        while True:
+            code, turn.raw = decode(await self._do(lambda: self._begin(keys=keys, args=args), idempotent=True))
+            if code == DUPLICATE:
+                turn.duplicate = True
+                yield turn
+                return
+            if code != BUSY:
+                break
+            if loop.time() >= deadline:
+                raise LockTimeout(lock_key)
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            delay = min(0.25, delay * 2)
+        try:
+            yield turn
+        finally:
+            end_args = [turn.token, turn.pending, str(turn.ttl or 1)]
+            try:
+                await self._do(lambda: self._end(keys=[lock_key, state_key], args=end_args), idempotent=True)
+            except StoreUnavailable:
+                if turn.pending:
+                    raise  # the state was not saved: the caller says the turn did not finish
+                # nothing to save and Redis is away: the lock's TTL frees it
+
+    async def append_stream_batch(
+        self, key: str, entries: Sequence[Mapping[str, str]], *, maxlen: int, ttl: int
+    ) -> None:
+        """Many entries in one round trip (a pipeline: XADDs then one EXPIRE). Not idempotent: a retry after a
+        lost answer could add an entry twice, so there is no retry; the caller counts a failure."""
+        if not entries:
+            return
+        ex = _ttl(ttl)
+
+        async def send() -> Any:
+            pipe = self._r.pipeline(transaction=False)
+            for entry in entries:
+                pipe.xadd(key, _m(entry), maxlen=maxlen, approximate=True)
+            pipe.expire(key, ex)
+            return await pipe.execute()
+
+        await self._do(send, idempotent=False)
+
     async def ping(self) -> bool:
         try:
             return bool(await self._once(lambda: self._r.ping()))
         except Exception:  # noqa: BLE001 - health probe: any failure means "not reachable"
             return False
 
+    async def flush(self) -> None:
+        """Write the queued cache entries now (tests; `close` does it too)."""
+        await self._cache_writes.flush()
+
+    async def _write_cache(self, batch: list[tuple[str, str, int]]) -> None:
+        latest = {key: (data, ex) for key, data, ex in batch}  # the same listing twice: the newer one
+
+        async def send() -> Any:
+            pipe = self._r.pipeline(transaction=False)
+            for key, (data, ex) in latest.items():
+                pipe.set(key, data, ex=ex)
+            return await pipe.execute()
+
+        try:
+            await self._do(send, idempotent=False)
+        except StoreUnavailable as exc:
+            log.warning("cache write skipped (%d entries): %s", len(latest), exc)
+
     async def close(self) -> None:
+        try:
+            await self._cache_writes.flush()
+        except Exception:  # closing: a cache entry not written is only a later miss
+            log.debug("flushing cache writes at close failed", exc_info=True)
         await self._r.aclose()
         for extra in self._closers:
             closer = getattr(extra, "aclose", None)

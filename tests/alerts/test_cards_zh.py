@@ -6,14 +6,14 @@ import time
 
 from bot.alerts.cards import alert_card, incidents_card, storm_card
 from bot.alerts.diagnosis import Diagnoser, RunbookBook
+from bot.alerts.evidence import Evidence, MetricFacts, Target, incident_labels
 from bot.alerts.handover import report_card
 from bot.alerts.incidents import Incident
 from bot.alerts.model import AlertStatus, WebhookPayload
-from bot.core.events import Conversation, MessageEvent, Platform, Sender
+from bot.core.events import Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import Lang
 from tests.alerts.helpers import alert, payload
 from tests.conversation.corpus.zh_check import english_problems
-from tools.prom import QueryResult, Sample
 
 NAMES = frozenset({"KubePodOOMKilled", "production/orders", "orders", "INC-1", "P1"})
 
@@ -21,9 +21,12 @@ NAMES = frozenset({"KubePodOOMKilled", "production/orders", "orders", "INC-1", "
 class _Figures(Diagnoser):
     """The metrics an OOM-killed workload shows (the end-to-end test gets them from a real Prometheus)."""
 
-    async def queries(self, inc: Incident) -> dict[str, QueryResult]:
-        figures = {"restarts": 3.0, "oom": 1.0, "memory": 0.97, "throttling": 0.3, "errors": 0.1}
-        return {k: QueryResult(k, True, [Sample({}, v)]) for k, v in figures.items()}
+    async def evidence(self, inc: Incident, event: InboundEvent, lang: Lang) -> Evidence:
+        figures = {"restarts_1h": 3.0, "oom": 1.0, "mem_ratio": 0.97, "throttling": 0.3, "err_ratio": 0.1}
+        labels = incident_labels(inc)
+        return Evidence(
+            Target.of(labels), labels, "KubePodOOMKilled", None, time.time(), MetricFacts(values=figures), None
+        )
 
 
 def incident() -> Incident:

@@ -1,7 +1,8 @@
 """`make bench` / `python -m tests.bench [NAME ...]`: run the benchmarks one after another, each in its own
 process (they start their own sandbox, Redis and servers), printing their figures. Not part of `make test`.
 Every `bench_*.py` here is found by name: e.g. `python -m tests.bench corpus` prints the dialogue corpus's pass
-rate by category and language and the parser's cost per message (tests/conversation/corpus/)."""
+rate by category and language and the parser's cost per message (tests/conversation/corpus/).
+`python -m tests.bench report` runs the issue-12 benchmarks and prints one markdown table (tests/bench/report.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["report"]:  # the issue-12 benchmarks in one run, one markdown table (tests/bench/report.py)
+        from tests.bench.report import main as report
+
+        return report(argv[1:])
     names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     failed = []
     for name in names:

@@ -7,6 +7,8 @@ For each server and transport, interleaved run by run, median of RUNS (default 7
 - one call: list the pods of namespace `dev` (ours: `list_pods`; theirs: `pods_list_in_namespace`), on the
   session just opened (its first call: for stdio this includes loading the Kubernetes client).
 Also the per-call cost of the in-process MCP path against the direct call the bot now makes.
+Our stdio server answers discovery from tools/mcp_front.py before the SDK loads (the SDK's own client sends the
+2026 `server/discover` + `tools/list`); the first call then waits for the SDK and the Kubernetes client.
 """
 
 from __future__ import annotations

@@ -8,11 +8,16 @@ that time is subtracted from the wall latency ("bot wall"), measured, not estima
 
 Prints median and p99 over N messages (default 400) of: bot CPU per message, wall latency, bot wall (wall minus
 sandbox time), K8s requests per message, for
-- `/pods dev` cold (the toolbox cache emptied before each message) and warm (cache as left by the last one);
+- `/pods dev` cold (the toolbox cache emptied before each message) and warm (cache as left by the last one:
+  the namespace list comes from it; the pods themselves are always read fresh, as the user asked for them);
 - the reference dialogue (zh, 4 messages, a new chat each time, listings from the cache): N messages;
 - a logs message (`/logs <payment-api pod> -n dev --tail 100`, lines redacted);
 then throughput of one process with 1, 8, 64, 256 concurrent conversations (messages/s, errors), for
 `/pods dev` and for the dialogue's first message (answered from cached listings).
+
+Redis round trips and commands per message are counted at redis-py's connection (each `send_packed_command` is
+one round trip; a pipeline is one), in this process only, so the audit's background batches are included,
+spread over the messages they were written during.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import connection as redis_connection
+
 from bot.app import Bot, build_bot, tune_gc
 from bot.channels.console import ConsoleChannel
 from bot.settings import load_settings
@@ -39,6 +46,40 @@ from tests.support.redis_server import ensure_redis
 
 DIALOGUE = ["hi，帮我看一下 cart-service 的日志", "我不确定，你列出来吧", "应该在 dev", "v2 那个"]
 CONCURRENCY = (1, 8, 64, 256)
+
+
+class RedisCounter:
+    """Counts what this process sends to Redis: round trips (one per `send_packed_command`, a pipeline is one)
+    and commands (packed one by one or in a pipeline). Installed on redis-py's connection class."""
+
+    round_trips = 0
+    commands = 0
+
+    @classmethod
+    def install(cls) -> None:
+        conn = redis_connection.AbstractConnection
+        send, pack, pack_many = conn.send_packed_command, conn.pack_command, conn.pack_commands
+
+        async def counted_send(self: Any, command: Any, check_health: bool = True) -> None:
+            cls.round_trips += 1
+            await send(self, command, check_health)
+
+        def counted_pack(self: Any, *args: Any) -> Any:
+            cls.commands += 1
+            return pack(self, *args)
+
+        def counted_pack_many(self: Any, commands: Any) -> Any:
+            commands = list(commands)
+            cls.commands += len(commands)
+            return pack_many(self, commands)
+
+        conn.send_packed_command = counted_send  # type: ignore[method-assign]
+        conn.pack_command = counted_pack  # type: ignore[method-assign]
+        conn.pack_commands = counted_pack_many  # type: ignore[method-assign]
+
+    @classmethod
+    def now(cls) -> tuple[int, int]:
+        return cls.round_trips, cls.commands
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -53,6 +94,8 @@ class Samples:
     bot_wall: list[float] = field(default_factory=list)
     tool_cpu: list[float] = field(default_factory=list)
     requests: int = 0
+    round_trips: int = 0
+    commands: int = 0
 
     def line(self, label: str) -> str:
         n = len(self.cpu)
@@ -62,6 +105,7 @@ class Samples:
             f" | wall median {statistics.median(self.wall) * ms:6.2f} p99 {pct(self.wall, 99) * ms:6.2f}"
             f" | bot wall median {statistics.median(self.bot_wall) * ms:6.2f} p99 {pct(self.bot_wall, 99) * ms:6.2f}"
             f" | K8s req/msg {self.requests / n:.2f}"
+            f" | Redis round trips/msg {self.round_trips / n:.2f} ({self.commands / n:.2f} commands)"
             f" | of the CPU, tool calls (gateway, tools, redaction) median {statistics.median(self.tool_cpu) * ms:5.2f}"
         )
 
@@ -88,11 +132,13 @@ class Bench:
         out.truncate()
         sb_seconds, sb_requests = self.sandbox.timing()
         tool_cpu = self.tool_cpu
+        rt, cmds = RedisCounter.now()
         cpu = time.process_time()
         start = time.perf_counter()
         await channel.handle_line(line.encode() + b"\n")
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu
+        rt2, cmds2 = RedisCounter.now()
         sb_seconds2, sb_requests2 = self.sandbox.timing()
         if want not in out.getvalue():
             raise RuntimeError(f"unexpected answer to {line!r}: {out.getvalue()[:400]}")
@@ -101,6 +147,8 @@ class Bench:
         into.wall.append(wall)
         into.bot_wall.append(wall - (sb_seconds2 - sb_seconds))
         into.requests += sb_requests2 - sb_requests
+        into.round_trips += rt2 - rt
+        into.commands += cmds2 - cmds
 
 
 def channel(bot: Bot, chat: str) -> tuple[ConsoleChannel, io.StringIO]:
@@ -163,21 +211,25 @@ async def throughput(b: Bench, text: str, want: str, label: str) -> None:
                     errors += 1
 
         _, sb_requests = b.sandbox.timing()
+        rt, _ = RedisCounter.now()
         cpu = time.process_time()
         start = time.perf_counter()
         await asyncio.gather(*(conversation(ch, out, per_conv) for ch, out in chans))
         wall = time.perf_counter() - start
         cpu = time.process_time() - cpu
+        rt2, _ = RedisCounter.now()
         _, sb_requests2 = b.sandbox.timing()
         total = conc * per_conv
         print(
             f"  {conc:3d} concurrent: {total:5d} msgs in {wall:6.2f} s = {total / wall:7.1f} msg/s"
             f"   bot CPU {cpu / total * 1000:5.2f} ms/msg   K8s req/msg {(sb_requests2 - sb_requests) / total:.2f}"
+            f"   Redis round trips/msg {(rt2 - rt) / total:.2f}"
             f"   errors {errors}"
         )
 
 
 async def main(n: int) -> None:
+    RedisCounter.install()
     redis = ensure_redis()
     sandbox = SandboxProcess("demo")
     prefix = f"kdbench-{uuid.uuid4().hex[:8]}"

@@ -18,10 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.bench_startup import cpu_seconds
 from tests.channels.emulators.dingtalk import DingTalkEmulator
 from tests.ops.process import base_env, dingtalk_env, feishu_down_env, kubeduty_run, stalled_server
 from tests.support.redis_server import ensure_redis
 from tools.sandbox import start_sandbox_thread
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set so far (VmHWM), read while it runs."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def one_run(redis_url: str, kubeconfig: str, tmp: Path, i: int, with_feishu: bool) -> dict[str, float]:
@@ -39,14 +48,23 @@ async def one_run(redis_url: str, kubeconfig: str, tmp: Path, i: int, with_feish
                 await emu.say("/help")
                 await emu.wait_cards(1, within=120)
                 first_reply = time.monotonic() - bot.started
+                cpu = cpu_seconds(bot.proc.pid)  # hardly moved by other load, unlike the wall times
                 await bot.wait_status("/readyz", 200)
                 ready = time.monotonic() - bot.started
+                rss = peak_rss_mib(bot.proc.pid)
                 feishu.close()
                 stopping = time.monotonic()
                 code = await bot.stop()
                 stop = time.monotonic() - stopping
             assert code == 0, bot.output()[-2000:]
-            return {"healthz": healthz, "ready": ready, "first_reply": first_reply, "sigterm_to_exit": stop}
+            return {
+                "healthz": healthz,
+                "ready": ready,
+                "first_reply": first_reply,
+                "cpu_to_first_reply": cpu,
+                "sigterm_to_exit": stop,
+                "peak_rss_mib": rss,
+            }
     finally:
         emu.stop()
 
@@ -64,9 +82,11 @@ async def main(n: int, with_feishu: bool) -> None:
     load = os.getloadavg()
     what = "Feishu configured but down, DingTalk emulated" if with_feishu else "DingTalk emulated only"
     print(f"kubeduty run start-up, {n} runs ({what}), load avg {load[0]:.1f} on {os.cpu_count()} CPUs")
-    for key in ("healthz", "ready", "first_reply", "sigterm_to_exit"):
+    for key in ("healthz", "ready", "first_reply", "cpu_to_first_reply", "sigterm_to_exit"):
         values = [r[key] for r in runs]
         print(f"  {key:16s} median {statistics.median(values):6.2f}s  min {min(values):6.2f}s  max {max(values):6.2f}s")
+    rss = [r["peak_rss_mib"] for r in runs]
+    print(f"  {'peak_rss':16s} median {statistics.median(rss):6.1f} MiB  max {max(rss):6.1f} MiB (VmHWM at ready)")
 
 
 if __name__ == "__main__":

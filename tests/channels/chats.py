@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tests.channels.emulators import dingtalk_cards
 from tests.channels.emulators.dingtalk import MESSAGE_TOPIC, DingTalkEmulator, SentCard
 from tests.channels.emulators.feishu import FeishuEmulator, FeishuMessage
 
@@ -37,6 +38,7 @@ class Chat(Protocol):
     ) -> None: ...
     async def say_twice(self, text: str, msg_id: str) -> None: ...
     def views(self) -> list[View]: ...
+    def seen_by(self, view: View, user: str) -> View: ...
     def notices(self) -> list[str]: ...
     async def click(self, view: View, label: str, *, user: str = "alice", forge: bool = False) -> dict[str, Any]: ...
     async def drop(self) -> None: ...
@@ -92,6 +94,10 @@ class DingTalkChat:
 
     def views(self) -> list[View]:
         return [self._view(c) for c in self.gw.sent_cards()]
+
+    def seen_by(self, view: View, user: str) -> View:
+        """The card as one person sees it: their `privateData` (e.g. an approver's button) laid over the card."""
+        return self._view(dingtalk_cards.seen_by(self.gw, view.raw, f"staff-{user}"))
 
     def notices(self) -> list[str]:
         return [str(t["text"]) for t in self.gw.texts]
@@ -153,6 +159,9 @@ class FeishuChat:
 
     def views(self) -> list[View]:
         return [self._view(m) for m in self.gw.sent() if m.msg_type == "interactive"]
+
+    def seen_by(self, view: View, user: str) -> View:
+        return view  # a Feishu card is the same for everyone in the chat
 
     def notices(self) -> list[str]:
         return [m.text for m in self.gw.sent() if m.msg_type == "text"] + self.toasts

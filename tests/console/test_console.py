@@ -152,7 +152,8 @@ def demo_as(user: str, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_two_people_in_one_demo_terminal_request_and_approve_a_production_change() -> None:
-    script = "/scale checkout 3 -n production\n1\n/as bob\n1\n/deploys production\n"
+    # "hi" first: the session is English from then on (a slash command alone keeps the console's Chinese)
+    script = "hi\n/scale checkout 3 -n production\n1\n/as bob\n1\n/deploys production\n"
     proc = demo_as("alice", script.encode())
     out = proc.stdout.decode()
     assert proc.returncode == 0, proc.stderr.decode()
@@ -174,3 +175,13 @@ def test_an_unusable_console_user_name_gets_a_friendly_usage_line_not_a_switch()
     assert proc.returncode == 0, proc.stderr.decode()
     assert out.count("/as NAME") == 2 or out.count("/as 名字") == 2
     assert "张三" in out and "Traceback" not in out + proc.stderr.decode()
+
+
+def test_a_click_on_an_english_card_answers_in_english_after_the_session_turned_chinese() -> None:
+    # alice asks in English; bob writes Chinese (the session turns Chinese), then presses her card's Approve
+    script = "hi\n/scale checkout 3 -n production\n/as bob\n看下 dev 的 pod\nApprove\n"
+    proc = demo_as("alice", script.encode())
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode()
+    outcome = out.split("Pod 列表")[-1].split("┌─")[-1]  # the approval's outcome, after bob's Chinese answer
+    assert "Done: Scale deployment" in outcome and "2 → 3" in outcome, outcome

@@ -100,8 +100,9 @@ async def test_the_single_overlay_container_command_starts_becomes_ready_answers
         assert ready["platforms"]["dingtalk"]["connected"] is True
         # the shipped policy allows only the console: a real chat is refused politely, and that is audited
         await dingtalk_gateway.say("/pods dev")
-        (card,) = await dingtalk_gateway.wait_cards(1, within=60)
-        assert card.title
+        # a first message in a chat gets the welcome card, then the refusal
+        cards = await dingtalk_gateway.wait_cards(2, within=60)
+        assert any("not enabled for you in this chat" in c.text for c in cards), [c.text[:120] for c in cards]
     assert await bot.stop() == 0, bot.output()[-3000:]
     rows = _json_lines(env["AUDIT_LOG_PATH"])
     assert rows and rows[-1]["platform"] == "dingtalk"

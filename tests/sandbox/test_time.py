@@ -85,7 +85,9 @@ def test_a_rollout_goes_through_the_states_rollout_status_reports(live: SandboxH
     kubectl(live, "rollout", "restart", "deployment/web", "-n", "production")
     pods = json.loads(kubectl(live, "get", "pods", "-n", "production", "-l", "app=web", "-o", "json"))["items"]
     waiting = [p for p in pods if p["status"]["containerStatuses"][0]["state"].get("waiting")]
-    assert len(pods) == 6 and len(waiting) == 3  # old pods keep serving while the new ones are created
+    # RollingUpdate's defaults for 3 replicas: maxSurge 1, maxUnavailable 0 — one new pod at a time, as on a
+    # real cluster, while the old ones keep serving
+    assert len(pods) == 4 and len(waiting) == 1
     assert {p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] for p in waiting} == {"ContainerCreating"}
     status = subprocess.run(
         [KUBECTL, "--kubeconfig", str(live.kubeconfig_path), "rollout", "status", "deployment/web", "-n", "production"],

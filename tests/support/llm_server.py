@@ -7,7 +7,8 @@ answering while the test awaits the client). Each request pops the next reply fr
 
 A reply is a tool call (one or several), a text answer, an HTTP error (429/500...), a delay before a reply (to
 trip the client's timeout), or a malformed body. `stream: true` requests get `text/event-stream` chunks: content
-deltas in pieces, tool-call deltas keyed by `index` with the arguments split across chunks. Every request is
+deltas in pieces (paced over time with `slow_text`, cut off mid-answer with `broken_stream`), tool-call deltas
+keyed by `index` with the arguments split across chunks. Every request is
 recorded (`.requests`) so tests can assert which tools were offered and what came back to the model.
 """
 
@@ -41,6 +42,9 @@ class Reply:
     status: int = 200
     body: str = ""
     delay: float = 0.0  # seconds to wait before answering
+    pieces: int = 4  # streamed: how many content chunks the text is split into
+    pace: float = 0.0  # streamed: seconds between two content chunks (a slow model)
+    cut_after: int | None = None  # streamed: drop the connection after this many content chunks
 
 
 def text(content: str, *, delay: float = 0.0) -> Reply:
@@ -73,6 +77,16 @@ def delay(seconds: float, then: Reply | None = None) -> Reply:
         body=base.body,
         delay=seconds,
     )
+
+
+def slow_text(content: str, *, seconds: float, pieces: int = 120) -> Reply:
+    """A streamed answer whose `pieces` chunks arrive evenly over `seconds` (streamed requests)."""
+    return Reply(kind="text", text=content, pieces=pieces, pace=seconds / max(1, pieces - 1))
+
+
+def broken_stream(content: str, *, after: int, pieces: int = 20, pace: float = 0.05) -> Reply:
+    """A streamed answer whose connection drops after `after` of its `pieces` chunks."""
+    return Reply(kind="text", text=content, pieces=pieces, pace=pace, cut_after=after)
 
 
 def malformed(body: str = '{"id": "x", "choices": [ {"message": ') -> Reply:
@@ -262,7 +276,13 @@ class ScriptedLLM:
             await resp.write(f"data: {json.dumps(chunk)}\n\n".encode())
 
         await send({"role": "assistant", "content": ""})
-        for piece in _pieces(reply.text, 4):
+        for i, piece in enumerate(_pieces(reply.text, reply.pieces)):
+            if reply.cut_after is not None and i >= reply.cut_after:
+                if request.transport is not None:  # mid-answer, like a provider's connection reset
+                    request.transport.close()
+                return resp
+            if i and reply.pace:
+                await asyncio.sleep(reply.pace)
             await send({"content": piece})
         if reply.kind == "tools":
             for index, tc in enumerate(reply.tool_calls):

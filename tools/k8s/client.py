@@ -27,6 +27,7 @@ import yaml
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from tools.k8s.models import ClusterInfo
+from tools.k8s.rawapi import RawAppsV1Api, RawCoreV1Api, RawVersionApi
 from tools.spec import ErrorCode, ToolFailure
 
 
@@ -84,12 +85,13 @@ def _trace_config() -> aiohttp.TraceConfig:
     return tc
 
 
-# The generated API classes every tool call builds. Each imports its ~300 pydantic models and wraps every method
-# in `validate_call`: seconds of CPU (more without bytecode) that would otherwise land on the first message.
+# What the first tool call needs: the API client, its configuration loader and aiohttp. The generated API classes
+# (~0.6 s of CPU: ~300 pydantic models and `validate_call` on every method) are not among them: the calls go
+# through `tools.k8s.rawapi`, which loads a generated class only for a method its table lacks.
 _API_MODULES = (
-    ("kubernetes.aio.client.api.core_v1_api", "CoreV1Api"),
-    ("kubernetes.aio.client.api.apps_v1_api", "AppsV1Api"),
-    ("kubernetes.aio.client.api.version_api", "VersionApi"),
+    ("kubernetes.aio.client.api_client", "ApiClient"),
+    ("kubernetes.aio.config", "load_kube_config"),
+    ("aiohttp", "TraceConfig"),
 )
 
 
@@ -98,9 +100,8 @@ _WARM = threading.Event()  # set once the API classes are loaded (per process, w
 
 def warm_up() -> None:
     """Load what the first tool call needs. Blocking: run it in a thread (`KubeClients.warm_up`)."""
-    for module, cls in _API_MODULES:
-        importlib.import_module(module)
-        getattr(k8s, cls)
+    for module, name in _API_MODULES:
+        getattr(importlib.import_module(module), name)
     _WARM.set()
 
 
@@ -214,9 +215,9 @@ class KubeContext:
         self.cluster = cluster
         self.owner = owner  # the KubeClients it came from (for tools about clusters themselves)
         self.api_client = api
-        self.core = k8s.CoreV1Api(api)
-        self.apps = k8s.AppsV1Api(api)
-        self.version = k8s.VersionApi(api)
+        self.core = RawCoreV1Api(api)
+        self.apps = RawAppsV1Api(api)
+        self.version = RawVersionApi(api)
         self.timeout = timeout
         self.read_attempts = max(1, read_attempts)
         self.impersonation = impersonation
@@ -241,11 +242,15 @@ class KubeContext:
     def _rebind(self, fn: Callable[..., Awaitable[Any]], api: k8s.ApiClient) -> Callable[..., Awaitable[Any]] | None:
         """The same API method on a fresh client (None if `fn` is not a method of one of our API groups)."""
         group = getattr(fn, "__self__", None)
-        if not isinstance(group, k8s.CoreV1Api | k8s.AppsV1Api | k8s.VersionApi):
+        # `fn` belongs to one of our groups, or to the generated class one of them fell back to
+        old = next(
+            (g for g in (self.core, self.apps, self.version) if group is not None and group in (g, g._generated)), None
+        )
+        if old is None:
             return None
         self.api_client = api
-        self.core, self.apps, self.version = k8s.CoreV1Api(api), k8s.AppsV1Api(api), k8s.VersionApi(api)
-        fresh = {k8s.CoreV1Api: self.core, k8s.AppsV1Api: self.apps, k8s.VersionApi: self.version}[type(group)]
+        self.core, self.apps, self.version = RawCoreV1Api(api), RawAppsV1Api(api), RawVersionApi(api)
+        fresh = {RawCoreV1Api: self.core, RawAppsV1Api: self.apps, RawVersionApi: self.version}[type(old)]
         method: Callable[..., Awaitable[Any]] = getattr(fresh, fn.__name__)
         return method
 
@@ -470,9 +475,14 @@ class KubeClients:
         return await self._api(name)
 
     async def warm_up(self) -> None:
-        """Load the API classes in a worker thread, so the event loop never imports them mid-message."""
+        """Load the API client in a worker thread, so the event loop never imports it mid-message; then build the
+        default context's client (kubeconfig, TLS context with its CA bundle) so the first message does not."""
         if not _WARM.is_set():
             await asyncio.to_thread(warm_up)
+        try:
+            await asyncio.wait_for(self._api(self.resolve(None)), timeout=self.timeout)
+        except (TimeoutError, ToolFailure):  # no usable kubeconfig (yet): the first call reports it
+            pass
 
     def retire(self, name: str, api: k8s.ApiClient) -> None:
         """Forget a context's client (its credentials were rejected); the next call builds a new one."""

@@ -329,6 +329,18 @@ class Finding(BaseModel):
     advice_zh: str = ""
 
 
+class RolloutInfo(BaseModel):
+    """One revision of a deployment (its ReplicaSet): lets a diagnosis tie a failure to the rollout before it."""
+
+    deployment: str
+    revision: int
+    replicaset: str
+    images: list[str] = []
+    age_seconds: int | None = None  # since the ReplicaSet was created (a rollback re-uses an old one)
+    change_cause: str = ""  # kubernetes.io/change-cause, when the deployer set it
+    replicas: int = 0
+
+
 class WorkloadHealth(Result):
     namespace: str
     name: str  # the hint as given
@@ -337,6 +349,7 @@ class WorkloadHealth(Result):
     events: list[EventInfo]
     findings: list[Finding]
     logs: dict[str, list[str]] = {}  # pod/container -> tail of logs of failing containers (previous when crashed)
+    rollouts: list[RolloutInfo] = []  # the deployments' newest revisions, newest first
     healthy: bool
     truncated: bool = False  # more pods / events / findings / failing containers exist than listed
 

@@ -30,6 +30,7 @@ from tools.k8s.models import (
     PodLogsParams,
     PodRef,
     PodSummary,
+    RolloutInfo,
     ServiceList,
     UnhealthyPod,
     WorkloadHealth,
@@ -401,12 +402,51 @@ def _matches(name: str, hint: str) -> bool:
     return name == hint or name.startswith(hint) or hint in name
 
 
+async def _replicasets(ctx: KubeContext, namespace: str) -> list[Obj]:
+    """The namespace's ReplicaSets (rollout history); a caller who may not list them still gets the rest."""
+    try:
+        return await list_all(ctx, ctx.apps.list_namespaced_replica_set_without_preload_content, namespace)
+    except ToolFailure as exc:
+        if exc.code == ErrorCode.FORBIDDEN:
+            return []
+        raise
+
+
+def _rollouts(rs_raw: list[Obj], deployments: set[str], now: datetime, per_deployment: int = 3) -> list[RolloutInfo]:
+    out: list[RolloutInfo] = []
+    for rs in rs_raw:
+        owner, rev = cv.owner_of(rs), cv.revision_of(rs)
+        if owner is None or owner[0] != "Deployment" or owner[1] not in deployments or rev is None:
+            continue
+        m = cv.meta(rs)
+        out.append(
+            RolloutInfo(
+                deployment=owner[1],
+                revision=rev,
+                replicaset=str(m.get("name") or ""),
+                images=cv.template_images(rs),
+                age_seconds=cv.age_seconds(m.get("creationTimestamp"), now),
+                change_cause=cv.clip(str((m.get("annotations") or {}).get("kubernetes.io/change-cause") or ""), 200),
+                replicas=int((rs.get("status") or {}).get("replicas") or 0),
+            )
+        )
+    out.sort(key=lambda r: (r.deployment, -r.revision))
+    kept: dict[str, int] = {}
+    newest = []
+    for r in out:  # the newest few per deployment: enough to see what the last rollout changed
+        kept[r.deployment] = kept.get(r.deployment, 0) + 1
+        if kept[r.deployment] <= per_deployment:
+            newest.append(r)
+    return newest[:20]
+
+
 async def workload_health(ctx: KubeContext, p: WorkloadHealthParams) -> WorkloadHealth:
     hint = p.name.strip().lower()
-    deps_raw, pods_raw, events_raw = await asyncio.gather(
+    deps_raw, pods_raw, events_raw, rs_raw = await asyncio.gather(
         list_all(ctx, ctx.apps.list_namespaced_deployment_without_preload_content, p.namespace),
         list_all(ctx, ctx.core.list_namespaced_pod_without_preload_content, p.namespace),
         list_all(ctx, ctx.core.list_namespaced_event_without_preload_content, p.namespace),
+        _replicasets(ctx, p.namespace),
     )
     now = datetime.now(UTC)
     all_deps = [cv.deployment_info(d, now) for d in deps_raw]
@@ -462,6 +502,7 @@ async def workload_health(ctx: KubeContext, p: WorkloadHealthParams) -> Workload
         logs[f"{s.name}/{container}" + (" (previous)" if previous else "")] = lines
     if len(wanted) > WORKLOAD_MAX_LOG_CONTAINERS:
         logs["…"] = [f"(logs of {len(wanted) - WORKLOAD_MAX_LOG_CONTAINERS} more containers truncated)"]
+    rollouts = _rollouts(rs_raw, {d.name for d in deps}, now)
     healthy = (
         all(d.healthy for d in deps)
         and all(s.healthy for s in pods)
@@ -475,6 +516,7 @@ async def workload_health(ctx: KubeContext, p: WorkloadHealthParams) -> Workload
         events=events[:30],
         findings=findings[:30],
         logs=logs,
+        rollouts=rollouts,
         healthy=healthy,
         truncated=len(deps) > 20
         or len(pods) > 50

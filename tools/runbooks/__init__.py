@@ -88,10 +88,16 @@ class Runbook(BaseModel):
 
     @staticmethod
     def fill(step: Step, values: Mapping[str, str]) -> dict[str, Any]:
-        return {
-            k: _PLACEHOLDER.sub(lambda m: values[m.group(1)], v) if isinstance(v, str) else v
-            for k, v in step.args.items()
-        }
+        out: dict[str, Any] = {}
+        for k, v in step.args.items():
+            if not isinstance(v, str):
+                out[k] = v
+                continue
+            filled = _PLACEHOLDER.sub(lambda m: values[m.group(1)], v)
+            # a whole-value placeholder with a number (`replicas: '{replicas}'`) is a number: tools type-check
+            whole = _PLACEHOLDER.fullmatch(v) is not None
+            out[k] = int(filled) if whole and re.fullmatch(r"-?[0-9]{1,9}", filled) else filled
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +131,17 @@ def _line_of(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
     return lines.get(loc, 1)
 
 
+# libyaml's safe loader where the system has it: the demo loads every runbook before its first reply
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def check_file(path: Path, tools: Mapping[str, bool]) -> tuple[Runbook | None, list[Problem]]:
     """`tools`: name -> mutates. Returns the runbook (None if invalid) and every problem found."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text)
-        doc = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        doc = yaml.load(text, Loader=_LOADER)  # a safe loader (libyaml's when present)
     except OSError as exc:
         return None, [Problem(name, 1, f"cannot read: {exc.strerror}")]
     except yaml.YAMLError as exc:

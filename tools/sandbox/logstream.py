@@ -40,6 +40,18 @@ async def serve_log(cluster: Cluster, ns: str | None, name: str, request: web.Re
     return await _follow(cluster, ns, name, request, text)
 
 
+async def _client_waits(request: web.Request, seconds: float) -> bool:
+    """Sleep `seconds`; False as soon as the client has closed the connection."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return False
+        await asyncio.sleep(min(0.1, left))
+    return True
+
+
 async def _follow(cluster: Cluster, ns: str | None, name: str, request: web.Request, text: str) -> web.StreamResponse:
     c = cluster
     resp = web.StreamResponse(headers={"Content-Type": "text/plain", "Cache-Control": "no-cache"})
@@ -53,7 +65,8 @@ async def _follow(cluster: Cluster, ns: str | None, name: str, request: web.Requ
     counter = 0
     try:
         while True:
-            await asyncio.sleep(max(0.1, FOLLOW_EVERY_SECONDS / c.speed))
+            if not await _client_waits(request, max(0.1, FOLLOW_EVERY_SECONDS / c.speed)):
+                break  # the follower hung up: the handler ends now, not at its next write
             with c.lock:
                 pod_now = c.peek("pods", ns, name)
                 if pod_now is None or pod_now["metadata"].get("uid") != uid:

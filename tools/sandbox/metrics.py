@@ -57,8 +57,15 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def render(cluster: Cluster, *, started: float, now: float | None = None) -> str:
+# (namespace, service) -> [time of the last scrape, ok requests, failed requests]: the request counters are
+# integrated scrape by scrape, so a rollout that breaks pods raises the errors from then on (and the counters
+# never go down), as a real service's would.
+Served = dict[tuple[str, str], list[float]]
+
+
+def render(cluster: Cluster, *, started: float, now: float | None = None, served: Served | None = None) -> str:
     now = time.time() if now is None else now
+    served = {} if served is None else served
     up = max(0.0, now - started)
     fam = {
         f.name: f
@@ -162,10 +169,13 @@ def render(cluster: Cluster, *, started: float, now: float | None = None) -> str
         if not behind:
             continue
         ready = sum(1 for p in behind if _ready(p))
-        total = up * REQUESTS_PER_SECOND * len(behind)
         # requests meant for a pod that is not ready fail: the error ratio follows the share of broken pods
-        errors = total * (len(behind) - ready) / len(behind)
-        fam["http_requests_total"].add({"namespace": ns, "service": sname, "code": "200"}, total - errors)
+        last, ok, errors = served.get((ns, sname), [started, 0.0, 0.0])
+        span = max(0.0, now - last)
+        ok += span * REQUESTS_PER_SECOND * ready
+        errors += span * REQUESTS_PER_SECOND * (len(behind) - ready)
+        served[(ns, sname)] = [max(now, last), ok, errors]
+        fam["http_requests_total"].add({"namespace": ns, "service": sname, "code": "200"}, ok)
         fam["http_requests_total"].add({"namespace": ns, "service": sname, "code": "503"}, errors)
     lines: list[str] = []
     for f in fam.values():
@@ -175,9 +185,11 @@ def render(cluster: Cluster, *, started: float, now: float | None = None) -> str
 
 def metrics_handler(cluster: Cluster) -> Callable[[web.Request], Any]:
     started = time.time()
+    served: Served = {}
 
     async def handle(_request: web.Request) -> web.Response:
-        # the server's own thread owns the cluster: reading it here needs no lock
-        return web.Response(body=render(cluster, started=started).encode(), headers={"Content-Type": CONTENT_TYPE})
+        # the server's own thread owns the cluster (and `served`): reading it here needs no lock
+        body = render(cluster, started=started, served=served).encode()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     return handle

@@ -23,6 +23,8 @@ def serve(
     manifests: Path | None = None,
     freeze_time: bool = False,
     speed: float = 1.0,
+    alert_webhook: str | None = None,
+    alert_token: str = "",
 ) -> int:
     try:
         handle = start_sandbox_thread(
@@ -39,6 +41,11 @@ def serve(
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         print(f"sandbox: cannot start: {exc}", file=sys.stderr)
         return 1
+    emitter = None
+    if alert_webhook:  # the sandbox as its own Prometheus + Alertmanager (tools.sandbox.alerting)
+        from tools.sandbox.alerting import AlertEmitter
+
+        emitter = AlertEmitter(handle.cluster, url=alert_webhook, token=alert_token).start()
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -54,6 +61,8 @@ def serve(
             pass
         print("sandbox: stopping", flush=True)
     finally:
+        if emitter is not None:
+            emitter.stop()
         handle.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

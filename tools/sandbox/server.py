@@ -33,6 +33,7 @@ from tools.sandbox.httpio import (
     wants_table,
     with_warnings,
 )
+from tools.sandbox.incidents import INCIDENTS_PATH, incident_route
 from tools.sandbox.logstream import serve_log
 from tools.sandbox.metrics import metrics_handler
 from tools.sandbox.patch import (
@@ -73,6 +74,8 @@ class SandboxServer:
         self.app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
         self.app[_CLUSTER_KEY] = cluster
         self.app.router.add_get("/metrics", metrics_handler(cluster))  # kube-state-metrics/cAdvisor format
+        # scripted incidents (`kubeduty sandbox incident`): a non-resource URL, so RBAC lets only cluster-admin in
+        self.app.router.add_route("*", INCIDENTS_PATH, incident_route(cluster, self._authorize_path))
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._watch_tasks: set[asyncio.Task[Any]] = set()
         # (user, what was asked, allowed) per request, newest last: tests compare RBAC rules with real calls.

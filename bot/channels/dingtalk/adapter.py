@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,17 @@ from bot.channels.common import (
     reply_lang,
     stop_thread,
 )
+from bot.channels.dingtalk.aicard import AICardStream, robot_window
 from bot.channels.dingtalk.api import DingTalkApi
+from bot.channels.dingtalk.delivery import CardDelivery, CodeNotice, Where, button_lang, typed_click
+from bot.channels.dingtalk.media import charts_for
 from bot.channels.people import People
+from bot.channels.streaming import RateWindow
+from bot.core.actions import Action
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import Lang, detect_lang
+from bot.core.responder import CardStream, EditStream
 from bot.render.dingtalk import button_params, render_dingtalk
-from bot.render.escape import dingtalk_text
 from bot.render.model import Card
 
 log = logging.getLogger(__name__)
@@ -61,12 +67,23 @@ class _Target:
 class DingTalkResponder:
     """`Responder` for one DingTalk event. Cards are advanced message cards made from the configured template,
     updated in place by their outTrackId. Without a template (DINGTALK_CARD_TEMPLATE_ID unset) replies are robot
-    markdown messages: readable, but without buttons, and an "update" is a new message. DingTalk cards have no
+    markdown messages whose buttons are typed replies (a number, a code), and an "update" is a new message; both
+    modes live in `bot.channels.dingtalk.delivery`. DingTalk cards have no
     toast, so a toast is a short text message in the same chat."""
 
     def __init__(
-        self, *, api: DingTalkApi, bot: BotLike, target: _Target, event: InboundEvent, template_id: str | None
+        self,
+        *,
+        api: DingTalkApi,
+        bot: BotLike,
+        target: _Target,
+        event: InboundEvent,
+        template_id: str | None,
+        ai_template_id: str | None = None,
+        stream_window: RateWindow | None = None,
     ) -> None:
+        self._ai_template_id = ai_template_id
+        self._stream_window = stream_window or robot_window()
         self._api = api
         self._bot = bot
         self._target = target
@@ -83,32 +100,41 @@ class DingTalkResponder:
             lang=self._lang,
         )
 
-    async def _send_markdown(self, card: Card) -> None:
-        data = self._render(card)
-        text = "\n\n".join(part for part in (data["markdown"], data["footer"]) if part)
-        await self._api.send_markdown(
-            data["title"],
-            f"#### {dingtalk_text(data['title'])}\n\n{text}",  # the title is plain text in the card, data here
-            conversation_id=self._target.group_id,
-            user_id=self._target.dm_user,
-        )
-
     async def send(self, card: Card) -> str | None:
-        if self._template_id is None:
-            await self._send_markdown(card)
-            return None
-        return await self._api.send_card(
-            self._template_id, self._render(card), conversation_id=self._target.group_id, user_id=self._target.dm_user
-        )
+        card = await charts_for(self._api).attach(card)  # chart blocks -> uploaded images (sparklines on failure)
+        return await self._delivery().send(card, *self._where())
 
     async def update(self, ref: str, card: Card) -> None:
-        if self._template_id is None:
-            await self._send_markdown(card)
-            return
-        await self._api.update_card(ref, self._render(card))
+        card = await charts_for(self._api).attach(card)
+        await self._delivery().update(ref, card, *self._where())
+
+    def _delivery(self) -> CardDelivery:
+        # per-user buttons (privateData) and, without a template, numbered replies: bot.channels.dingtalk.delivery
+        return CardDelivery(api=self._api, store=getattr(self._bot, "store", None), template_id=self._template_id)
+
+    def _where(self) -> tuple[Where, Callable[[Action], str], Lang]:
+        c, chat_key = self._target.conversation, self._target.conversation.chat_key
+        sign: Callable[[Action], str] = lambda action: self._bot.codec.encode(action, chat_key)  # noqa: E731
+        return Where(chat_key, c.chat_id, c.is_group, self._target.user_id), sign, self._lang
 
     async def toast(self, text: str) -> None:
         await self._api.send_text(text, conversation_id=self._target.group_id, user_id=self._target.dm_user)
+
+    async def stream(self, title: str, *, lang: Lang) -> CardStream:
+        """An AI card (`bot.channels.dingtalk.aicard`) when its template is configured, else edits of a card."""
+        if self._ai_template_id is None or self._template_id is None:
+            return EditStream(self, title, lang=lang)
+        return AICardStream(
+            self._api,
+            self._stream_window,
+            template_id=self._ai_template_id,
+            title=title,
+            lang=lang,
+            conversation_id=self._target.group_id,
+            user_id=self._target.dm_user,
+            render=self._render,
+            send_plain=self.send,
+        )
 
 
 def _import_sdk(endpoint: str) -> Any:
@@ -135,7 +161,10 @@ class DingTalkAdapter:
         endpoint: str | None,
         bot: BotLike,
         card_template_id: str | None = None,
+        ai_card_template_id: str | None = None,
     ) -> None:
+        self._ai_template_id = ai_card_template_id or None
+        self._stream_window = robot_window()  # AI-card streaming: 50 QPS per robot, shared by its cards
         self._client_id = client_id
         self._template_id = card_template_id or None
         self._client_secret = client_secret
@@ -160,8 +189,8 @@ class DingTalkAdapter:
         self._bridge = LoopBridge(asyncio.get_running_loop(), "dingtalk")
         if self._template_id is None:
             log.warning(
-                "dingtalk: DINGTALK_CARD_TEMPLATE_ID is not set; replies are markdown messages without buttons "
-                "(see README, DingTalk: the card template)"
+                "dingtalk: DINGTALK_CARD_TEMPLATE_ID is not set; replies are markdown messages, buttons become typed "
+                "numbers and codes (see README, DingTalk: the card template)"
             )
         sdk = _import_sdk(self._endpoint)
         self._sdk_client = self._make_client(sdk)
@@ -250,7 +279,13 @@ class DingTalkAdapter:
     def _hand_over(self, event: InboundEvent, target: _Target) -> None:
         assert self._bridge is not None
         responder = DingTalkResponder(
-            api=self._api, bot=self._bot, target=target, event=event, template_id=self._template_id
+            api=self._api,
+            bot=self._bot,
+            target=target,
+            event=event,
+            template_id=self._template_id,
+            ai_template_id=self._ai_template_id,
+            stream_window=self._stream_window,
         )
         self._bridge.submit(self._named_submit(event, responder))
 
@@ -259,6 +294,14 @@ class DingTalkAdapter:
             await self._people.learn(event.sender.user_id, event.sender.name)
         except Exception:  # a name is a nicety; the event is not
             log.warning("dingtalk: remembering a display name failed", exc_info=True)
+        if self._template_id is None:  # markdown mode: "2" / "K7Q2" typed for a listed button is its click
+            clicked = await typed_click(event, getattr(self._bot, "store", None))
+            if clicked is None or isinstance(clicked, CodeNotice):  # an unusable code: a reason, nothing runs
+                if clicked is not None:
+                    await responder.toast(clicked.text)
+                return
+            if isinstance(clicked, CardActionEvent):
+                event, responder._lang = clicked, clicked.lang or responder._lang
         await self._bot.dispatcher.submit(event, responder)
 
     def _on_message(self, data: dict[str, Any], headers: Any) -> None:
@@ -343,5 +386,6 @@ class DingTalkAdapter:
             payload=params["p"],
             message_ref=str(data.get("outTrackId") or "") or None,
             received_at=time.time(),
+            lang=button_lang(content),
         )
         self._hand_over(event, _Target(conversation, user_id))

@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.render.dingtalk import MAX_BODY_BYTES, ROBOT_MSG_PARAM_BYTES
+
 log = logging.getLogger(__name__)
 
 TOKEN_MARGIN_SECONDS = 300  # refresh a little before DingTalk says the token expires
@@ -61,11 +63,18 @@ class DingTalkApi:
             self._token = (token, time.time() + max(60, expire - TOKEN_MARGIN_SECONDS))
             return token
 
-    async def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any], *, max_bytes: int | None = None
+    ) -> dict[str, Any]:
+        # Compact UTF-8 JSON (aiohttp's `json=` would \u-escape every Chinese character, doubling its size): the
+        # bytes measured against a limit are the bytes sent.
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        if max_bytes is not None and len(data) > max_bytes:
+            raise DingTalkApiError(f"{method} {path}: body of {len(data)} bytes is over the {max_bytes}-byte limit")
         for attempt in (1, 2):
             token = await self._access_token()
-            headers = {"x-acs-dingtalk-access-token": token}
-            async with self._http().request(method, f"{self._base}{path}", json=body, headers=headers) as resp:
+            headers = {"x-acs-dingtalk-access-token": token, "Content-Type": "application/json"}
+            async with self._http().request(method, f"{self._base}{path}", data=data, headers=headers) as resp:
                 text = await resp.text()
                 if resp.status == 401 and attempt == 1:
                     self._token = None  # revoked or expired early: fetch a new one once
@@ -80,7 +89,15 @@ class DingTalkApi:
         raise DingTalkApiError(f"{method} {path}: unauthorized")
 
     async def send_card(
-        self, template_id: str, card_data: dict[str, str], *, conversation_id: str | None, user_id: str | None
+        self,
+        template_id: str,
+        card_data: dict[str, str],
+        *,
+        conversation_id: str | None,
+        user_id: str | None,
+        private: dict[str, dict[str, str]] | None = None,
+        at_users: dict[str, str] | None = None,
+        preview: dict[str, str] | None = None,
     ) -> str:
         """Create and deliver an advanced message card to a group (`conversation_id`) or to a user's 1:1 chat
         with the robot (`user_id`); returns its outTrackId, the handle for `update_card` and the id a click names.
@@ -88,7 +105,13 @@ class DingTalkApi:
         The body is the one `dingtalk_stream.CardReplier.create_and_deliver_card` sends (SDK 0.24.3,
         card_replier.py; https://open.dingtalk.com/document/orgapp/create-and-deliver-cards). `callbackType`
         STREAM is what routes clicks to `/v1.0/card/instances/callback` on the Stream connection; DingTalk's
-        console callback setting does not apply to cards (open-dingtalk/developerpedia docs/learn/card/intro.md)."""
+        console callback setting does not apply to cards (open-dingtalk/developerpedia docs/learn/card/intro.md).
+
+        `private`: staffId -> the `cardParamMap` values that user sees instead of the public ones (`privateData`,
+        a map of PrivateDataValue {cardParamMap}; official OpenAPI model CreateAndDeliverRequest). `at_users`:
+        staffId -> name, the group delivery's at-list (`imGroupOpenDeliverModel.atUserIds`), which notifies them.
+        `preview`: the chat list's line per client language (`im*OpenSpaceModel.lastMessageI18n`, keys ZH_CN /
+        EN_US as in DingTalk's Java sample), instead of the generic "[卡片]"."""
         out_track_id = uuid.uuid4().hex
         body: dict[str, Any] = {
             "cardTemplateId": template_id,
@@ -97,17 +120,25 @@ class DingTalkApi:
             "cardData": {"cardParamMap": card_data},
             "userIdType": 1,  # userId = staffId
         }
+        if private:
+            body["privateData"] = {user: {"cardParamMap": data} for user, data in private.items()}
+        space: dict[str, Any] = {"supportForward": False}  # a forwarded copy's buttons would be dead
+        if preview:
+            space["lastMessageI18n"] = dict(preview)
         if conversation_id:
             body["openSpaceId"] = f"dtv1.card//IM_GROUP.{conversation_id}"
-            body["imGroupOpenSpaceModel"] = {"supportForward": False}  # a forwarded copy's buttons would be dead
-            body["imGroupOpenDeliverModel"] = {"robotCode": self.robot_code}
+            body["imGroupOpenSpaceModel"] = space
+            deliver: dict[str, Any] = {"robotCode": self.robot_code}
+            if at_users:
+                deliver["atUserIds"] = dict(at_users)
+            body["imGroupOpenDeliverModel"] = deliver
         elif user_id:
             body["openSpaceId"] = f"dtv1.card//IM_ROBOT.{user_id}"
-            body["imRobotOpenSpaceModel"] = {"supportForward": False}
+            body["imRobotOpenSpaceModel"] = space
             body["imRobotOpenDeliverModel"] = {"spaceType": "IM_ROBOT"}
         else:
             raise DingTalkApiError("send_card: no conversation and no user")
-        doc = await self._call("POST", "/v1.0/card/instances/createAndDeliver", body)
+        doc = await self._call("POST", "/v1.0/card/instances/createAndDeliver", body, max_bytes=MAX_BODY_BYTES)
         # HTTP 200 can still carry a failed delivery per space (e.g. the robot is not in the group).
         result = doc.get("result")
         results = result.get("deliverResults") if isinstance(result, dict) else None
@@ -116,15 +147,36 @@ class DingTalkApi:
                 raise DingTalkApiError(f"send_card: not delivered: {str(item.get('errorMsg'))[:200]}")
         return out_track_id
 
-    async def update_card(self, out_track_id: str, card_data: dict[str, str]) -> None:
+    async def update_card(
+        self, out_track_id: str, card_data: dict[str, str], *, private: dict[str, dict[str, str]] | None = None
+    ) -> None:
         """Replace the card's public data (https://open.dingtalk.com/document/orgapp/interactive-card-update-interface;
-        SDK `CardReplier.put_card_data`). Every variable is sent, so a full overwrite is what we want."""
-        body = {
+        SDK `CardReplier.put_card_data`). Every variable is sent, so a full overwrite is what we want. `private`
+        replaces those users' private data (`updatePrivateDataByKey` false): how an approver's button goes away."""
+        body: dict[str, Any] = {
             "outTrackId": out_track_id,
             "cardData": {"cardParamMap": card_data},
-            "cardUpdateOptions": {"updateCardDataByKey": False},
+            "cardUpdateOptions": {"updateCardDataByKey": False, "updatePrivateDataByKey": False},
         }
-        await self._call("PUT", "/v1.0/card/instances", body)
+        if private:
+            body["privateData"] = {user: {"cardParamMap": data} for user, data in private.items()}
+        await self._call("PUT", "/v1.0/card/instances", body, max_bytes=MAX_BODY_BYTES)
+
+    async def stream_card(
+        self, out_track_id: str, key: str, content: str, *, finalize: bool = False, error: bool = False
+    ) -> None:
+        """AI card streaming (`PUT /v1.0/card/streaming`, permission Card.Streaming.Write; SDK 0.24.3
+        `AICardReplier.streaming`): the FULL text of variable `key` (isFull), `isFinalize` on the last one."""
+        body = {
+            "outTrackId": out_track_id,
+            "guid": uuid.uuid4().hex,
+            "key": key,
+            "content": content,
+            "isFull": True,
+            "isFinalize": finalize,
+            "isError": error,
+        }
+        await self._call("PUT", "/v1.0/card/streaming", body)
 
     async def send_markdown(self, title: str, text: str, *, conversation_id: str | None, user_id: str | None) -> None:
         """A robot markdown message: the fallback reply when no card template is configured."""
@@ -144,6 +196,8 @@ class DingTalkApi:
         `POST /v1.0/robot/oToMessages/batchSend`; `msgParam` is a JSON string (official OpenAPI SDK models
         OrgGroupSendRequest / BatchSendOTORequest)."""
         msg_param = json.dumps(param, ensure_ascii=False)
+        if len(msg_param.encode()) > ROBOT_MSG_PARAM_BYTES:
+            raise DingTalkApiError(f"{msg_key}: msgParam of {len(msg_param.encode())} bytes is over the limit")
         if conversation_id:
             body: dict[str, Any] = {
                 "robotCode": self.robot_code,

@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from bot.channels.charts import ChartImages
 from bot.channels.common import (
     BotLike,
     Health,
@@ -30,12 +31,16 @@ from bot.channels.common import (
     reply_lang,
     stop_thread,
 )
+from bot.channels.feishu.cardkit import CardKit, CardKitStream
+from bot.channels.feishu.escalate import upload_image
+from bot.channels.feishu.refit import send_refitted
 from bot.channels.people import People
 from bot.core.actions import InvalidPayload, refusal_text
 from bot.core.events import CardActionEvent, Conversation, InboundEvent, MessageEvent, Platform, Sender
 from bot.core.i18n import Lang, detect_lang, tr
+from bot.core.responder import CardStream, EditStream
 from bot.render.escape import plain_im
-from bot.render.feishu import button_lang, button_payload, card_content, render_feishu
+from bot.render.feishu import MAX_CARD_BYTES, button_lang, button_payload, card_content, render_feishu
 from bot.render.model import Card, bound_text
 
 log = logging.getLogger(__name__)
@@ -95,20 +100,50 @@ class FeishuResponder:
         self._lang = lang or reply_lang(event)
         self._reply_to = reply_to
 
-    def _render(self, card: Card) -> dict[str, Any]:
+    def _render(self, card: Card, max_bytes: int = MAX_CARD_BYTES) -> dict[str, Any]:
         chat_key = self._conversation.chat_key
         codec = self._adapter.bot.codec
-        return render_feishu(card, sign=lambda action: codec.encode(action, chat_key), lang=self._lang)
-
-    async def send(self, card: Card) -> str | None:
-        content = card_content(self._render(card))  # sized on the wire by render_feishu
-        return await self._adapter.post_message(
-            chat_id=self._conversation.chat_id, reply_to=self._reply_to, msg_type="interactive", content=content
+        return render_feishu(
+            card, sign=lambda action: codec.encode(action, chat_key), lang=self._lang, max_bytes=max_bytes
         )
 
+    async def send(self, card: Card) -> str | None:
+        card = await self._adapter.charts.attach(card)  # chart blocks -> uploaded images (sparklines on failure)
+        content = card_content(self._render(card))  # sized on the wire by render_feishu
+
+        async def post(content: str) -> str | None:
+            return await self._adapter.post_message(
+                chat_id=self._conversation.chat_id, reply_to=self._reply_to, msg_type="interactive", content=content
+            )
+
+        # refused for size anyway: sent again smaller, with its truncated marker (refit.py)
+        return await send_refitted(post, content, lambda n: card_content(self._render(card, n)))
+
     async def update(self, ref: str, card: Card) -> None:
+        card = await self._adapter.charts.attach(card)
         doc = self._render(card)
-        await self._adapter.patch_message(ref, card_content(doc))
+        kit = self._adapter.cardkit
+        if kit is not None and await kit.update_entity(ref, doc):  # a streamed card: CardKit, not PATCH
+            return
+        await send_refitted(
+            lambda c: self._adapter.patch_message(ref, c),
+            card_content(doc),
+            lambda n: card_content(self._render(card, n)),
+        )
+
+    async def stream(self, title: str, *, lang: Lang) -> CardStream:
+        """A CardKit streaming card (`bot.channels.feishu.cardkit`); `Responder.update`-able by its message id."""
+        kit = self._adapter.cardkit
+        if kit is None or not kit.usable:  # not started, or CardKit refused us lately (scope not granted?)
+            return EditStream(self, title, lang=lang)
+        chat_id, reply_to = self._conversation.chat_id, self._reply_to
+
+        async def send(content: str) -> str | None:
+            return await self._adapter.post_message(
+                chat_id=chat_id, reply_to=reply_to, msg_type="interactive", content=content
+            )
+
+        return CardKitStream(kit, title=title, lang=lang, render=self._render, send=send)
 
     async def toast(self, text: str) -> None:
         # The click's own callback was answered already: a toast from the bot is a short text message.
@@ -146,6 +181,8 @@ class FeishuAdapter:
         self._chat_lang: dict[str, Lang] = {}
         # display names for cards: the contact API once per person, cached in Redis (`bot.store` if the bot has one)
         self._people = People(Platform.FEISHU, getattr(bot, "store", None), self._contact_name)
+        self.charts = ChartImages(lambda png: upload_image(self, png), platform="feishu")
+        self.cardkit: CardKit | None = None  # streaming cards, once the API client exists
 
     @property
     def health(self) -> Health:
@@ -165,6 +202,7 @@ class FeishuAdapter:
             .log_level(lark.LogLevel.WARNING)
             .build()
         )
+        self.cardkit = CardKit(self._api, self._call, getattr(self.bot, "store", None))
         self._bot_open_id = await asyncio.to_thread(self._fetch_bot_open_id)
         self._thread = threading.Thread(target=self._run_ws, name="feishu-ws", daemon=True)
         self._thread.start()
@@ -421,6 +459,7 @@ class FeishuAdapter:
             message_ref=message_id,
             form={str(k): str(v) for k, v in (ev.action.form_value or {}).items()} if ev.action else {},
             received_at=time.time(),
+            lang=button_lang(value),
         )
         self._submit(event, FeishuResponder(adapter=self, event=event, lang=lang))
         return P2CardActionTriggerResponse(_toast("info", tr(lang, "处理中…", "Working on it…")))

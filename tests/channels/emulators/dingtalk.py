@@ -21,7 +21,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.channels.emulators import dingtalk_cards, dingtalk_extra
 from tests.channels.emulators.base import EmulatorServer
+from tests.channels.emulators.dingtalk_aicard import AICardEmulator
 
 MESSAGE_TOPIC = "/v1.0/im/bot/messages/get"
 CARD_TOPIC = "/v1.0/card/instances/callback"
@@ -99,8 +101,10 @@ class DingTalkEmulator(EmulatorServer):
         self._acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._connected = asyncio.Event()
         self._ids = itertools.count(1)
+        self.aicard = AICardEmulator(self)  # AI cards and streaming (dingtalk_aicard.py)
 
     def routes(self, app: web.Application) -> None:
+        self.aicard.routes(app)
         app.router.add_post("/v1.0/gateway/connections/open", self._open)
         app.router.add_get("/connect", self._connect)
         app.router.add_post("/v1.0/oauth2/accessToken", self._token)
@@ -108,6 +112,7 @@ class DingTalkEmulator(EmulatorServer):
         app.router.add_put(CARD_INSTANCES, self._update_card)
         app.router.add_post("/v1.0/robot/groupMessages/send", self._send_text)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._send_text)
+        self.extra = dingtalk_extra.register(self, app)  # media upload, DING, at-list and image checks
 
     # --- gateway ----------------------------------------------------------------------------------------------
 
@@ -274,7 +279,10 @@ class DingTalkEmulator(EmulatorServer):
         if not self._authorized(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
         body = await request.json()
-        if body.get("cardTemplateId") != self.template_id:
+        if (refused := await dingtalk_cards.refusal(self, request, body)) is not None:
+            return refused
+        variables = self.aicard.variables(body.get("cardTemplateId"), TEMPLATE_VARIABLES)
+        if variables is None and body.get("cardTemplateId") != self.template_id:
             return self._refuse("cardInstance.wrong", f"template not found: {body.get('cardTemplateId')!r}")
         out_track_id = body.get("outTrackId")
         if not isinstance(out_track_id, str) or not out_track_id or out_track_id in self.cards:
@@ -284,7 +292,7 @@ class DingTalkEmulator(EmulatorServer):
         data = self._card_data(body)
         if data is None:
             return self._refuse("param.invalid", "cardData.cardParamMap must map strings to strings")
-        unknown = set(data) - TEMPLATE_VARIABLES
+        unknown = set(data) - (variables or TEMPLATE_VARIABLES)
         if unknown:
             return self._refuse("param.invalid", f"variables the template does not declare: {sorted(unknown)}")
         space = str(body.get("openSpaceId", ""))
@@ -305,6 +313,8 @@ class DingTalkEmulator(EmulatorServer):
             return self._refuse("param.invalid", f"unsupported space type {kind!r}")
         self.cards[out_track_id] = card
         self.card_order.append(out_track_id)
+        self.aicard.created(out_track_id, body.get("cardTemplateId"), data)
+        await dingtalk_cards.record(self, request, out_track_id, body)
         result = {
             "outTrackId": out_track_id,
             "deliverResults": [{"spaceType": kind, "spaceId": space_id, "success": True}],
@@ -318,12 +328,18 @@ class DingTalkEmulator(EmulatorServer):
         card = self.cards.get(str(body.get("outTrackId")))
         if card is None:
             return self._refuse("card.notFound", f"no card {body.get('outTrackId')!r}")
+        if (refused := await dingtalk_cards.refusal(self, request, body)) is not None:
+            return refused
         data = self._card_data(body)
         if data is None:
             return self._refuse("param.invalid", "cardData.cardParamMap must map strings to strings")
+        refusal = self.aicard.updating(card.out_track_id, data)  # >= 800 ms between updates of an AI card
+        if refusal is not None:
+            return refusal
         by_key = bool((body.get("cardUpdateOptions") or {}).get("updateCardDataByKey"))
         card.data = {**card.data, **data} if by_key else data
         card.versions.append(card.data)
+        await dingtalk_cards.record(self, request, card.out_track_id, body)
         return web.json_response({"success": True, "result": True})
 
     async def _send_text(self, request: web.Request) -> web.Response:
@@ -334,6 +350,8 @@ class DingTalkEmulator(EmulatorServer):
         body = await request.json()
         if body.get("robotCode") != self.client_id:
             return self._refuse("chatbot.notFound", f"unknown robotCode {body.get('robotCode')!r}")
+        if (refused := dingtalk_cards.robot_refusal(self, body)) is not None:
+            return refused
         param = json.loads(body["msgParam"])
         if body.get("msgKey") == "sampleText":
             text = param["content"]

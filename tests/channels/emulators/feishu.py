@@ -15,7 +15,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 
+from tests.channels.emulators import feishu_extra
 from tests.channels.emulators.base import EmulatorServer
+from tests.channels.emulators.feishu_cardkit import CardKitEmulator
 
 SERVICE_ID = 7
 
@@ -28,6 +30,7 @@ class FeishuMessage:
     content: dict[str, Any]
     reply_to: str | None = None
     versions: list[dict[str, Any]] = field(default_factory=list)
+    patches: int = 0  # edits by PATCH: Feishu refuses the 21st (230072)
 
     @property
     def title(self) -> str:
@@ -76,6 +79,7 @@ class FeishuMessage:
 # request body as sent (the card is an escaped string in it). 30,000: the stricter reading of "30 KB".
 MAX_TEXT_BODY_BYTES = 150 * 1024
 MAX_CARD_BODY_BYTES = 30_000
+MAX_PATCHES = 20
 
 
 class FeishuEmulator(EmulatorServer):
@@ -100,6 +104,7 @@ class FeishuEmulator(EmulatorServer):
         self.users: dict[str, str] = {}
         self.contact_lookups: list[str] = []
         self.body_sizes: list[int] = []  # bytes of each message body received (create, reply, patch)
+        self.cardkit = CardKitEmulator(self)  # card entities, streaming (feishu_cardkit.py)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/callback/ws/endpoint", self._endpoint)
@@ -110,6 +115,8 @@ class FeishuEmulator(EmulatorServer):
         app.router.add_post("/open-apis/im/v1/messages/{message_id}/reply", self._reply)
         app.router.add_patch("/open-apis/im/v1/messages/{message_id}", self._patch)
         app.router.add_get("/open-apis/contact/v3/users/{user_id}", self._contact_user)
+        self.extra = feishu_extra.register(self, app)  # urgent_app, image upload, card checks
+        self.cardkit.routes(app)
 
     # --- gateway ----------------------------------------------------------------------------------------------
 
@@ -328,7 +335,9 @@ class FeishuEmulator(EmulatorServer):
 
     def _store(self, chat_id: str, body: dict[str, Any], reply_to: str | None) -> web.Response:
         mid = f"om_out_{next(self._ids)}"
-        content = json.loads(body["content"])
+        content = self.cardkit.resolve(mid, json.loads(body["content"]))  # a card entity sent by card_id
+        if content is None:
+            return web.json_response({"code": 200740, "msg": "the card entity does not exist"}, status=400)
         self.messages[mid] = FeishuMessage(mid, chat_id, body["msg_type"], content, reply_to, [content])
         self.order.append(mid)
         return web.json_response(
@@ -372,9 +381,12 @@ class FeishuEmulator(EmulatorServer):
         msg = self.messages.get(request.match_info["message_id"])
         if msg is None:
             return web.json_response({"code": 230011, "msg": "message not found"}, status=400)
+        if msg.patches >= MAX_PATCHES:  # a real tenant caps edits of one message at about 20
+            return web.json_response({"code": 230072, "msg": "the message has been edited too many times"}, status=400)
         body = await self._sized_body(request)
         if isinstance(body, web.Response):
             return body
+        msg.patches += 1
         msg.content = json.loads(body["content"])
         msg.versions.append(msg.content)
         return web.json_response({"code": 0, "msg": "success", "data": {}})

@@ -40,7 +40,7 @@ TURN_KEYS = frozenset(
     must_not_contain title_contains title_not_contains buttons_include buttons_exclude no_mutation sandbox
     cluster zh_clean note if_asked through_plan no_call_with pick_only meanwhile fresh_pods""".split()
 )
-DIALOGUE_KEYS = frozenset({"name", "lang", "turns", "issue", "note", "mutates"})
+DIALOGUE_KEYS = frozenset({"name", "lang", "turns", "issue", "note", "mutates", "oncall"})
 
 # ---------------------------------------------------------------- the corpus as data
 
@@ -53,6 +53,7 @@ class Dialogue:
     turns: tuple[dict[str, Any], ...]
     issue: bool = False  # one of the failures listed in issue 10
     mutates: bool = False  # needs sandboxes of its own (a change may run)
+    oncall: bool = False  # the on-call loop configured (ALERTS_PORT): bot.alerts answers in front of the engine
 
     @property
     def id(self) -> str:
@@ -83,6 +84,7 @@ def load_corpus(directory: Path = CORPUS_DIR) -> list[Dialogue]:
                     turns=turns,
                     issue=bool(raw.get("issue")),
                     mutates=bool(raw.get("mutates")),
+                    oncall=bool(raw.get("oncall")),
                 )
             )
     ids = [d.id for d in out]
@@ -192,8 +194,13 @@ class CatalogueSource(BuiltinSource):
         return list(CatalogueSource._listing)
 
 
-async def make_bot(world: World, store: Store, *, audit_dir: Path) -> tuple[Bot, RecordingGateway, KubeClients]:
+async def make_bot(
+    world: World, store: Store, *, audit_dir: Path, oncall: bool = False
+) -> tuple[Bot, RecordingGateway, KubeClients]:
+    # with `oncall`, the alert wrapper is built (its webhook is never opened: the dialogues only talk)
+    alerts: dict[str, Any] = {"alerts_port": 0, "alerts_host": "127.0.0.1", "alerts_token": "corpus"} if oncall else {}
     settings = load_settings(
+        **alerts,
         kubeconfig=str(world.kubeconfig),
         kube_context=MAIN,
         kube_timeout_seconds=10.0,
@@ -209,7 +216,7 @@ async def make_bot(world: World, store: Store, *, audit_dir: Path) -> tuple[Bot,
 
 async def run_dialogue(dialogue: Dialogue, world: World, store: Store) -> DialogueResult:
     """Play every turn; stop at the first turn with a problem (later turns would only report its echo)."""
-    bot, gateway, kube = await make_bot(world, store, audit_dir=world.dir)
+    bot, gateway, kube = await make_bot(world, store, audit_dir=world.dir, oncall=dialogue.oncall)
     conv = Conversation(Platform.CONSOLE, f"corpus-{uuid.uuid4().hex[:8]}")
     sender = Sender("console-user", "you")  # who `kubeduty demo` says you are: names show on some cards
     sink = Sink()
