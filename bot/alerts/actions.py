@@ -21,9 +21,10 @@ from bot.conversation.oncall import match_oncall
 from bot.core.actions import Action, ActionCodec, InvalidPayload
 from bot.core.cards import Card
 from bot.core.events import CardActionEvent, InboundEvent, MessageEvent
-from bot.core.i18n import Lang, detect_lang, tr
+from bot.core.i18n import Lang, tr
 from bot.core.responder import Responder
 from bot.core.tasks import TaskTracker
+from bot.core.typed_lang import typed_lang
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,9 @@ class AlertActions:
             # declared with the other commands (bot.conversation.grammar.ONCALL_COMMANDS), executed here
             ask = match_oncall(event.text)
             if ask is not None:
-                # a slash command and a workload name say nothing about the language: the project's default,
-                # unless the adapter knows the user's; a phrasing does
-                said = event.text.strip()
-                lang = event.lang or (detect_lang(said, Lang.ZH) if not said.startswith("/") else Lang.ZH)
+                # the shared rule: a slash command keeps the language (here the project's default, unless the
+                # adapter knows the user's); a phrasing sets it
+                lang = event.lang or typed_lang(event.text, Lang.ZH)
                 if ask.command == "/incidents":
                     recent = await self.service.incidents.recent(20)
                     await responder.send(incidents_card(recent, lang, total_hint=None))
